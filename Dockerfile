@@ -1,0 +1,54 @@
+# Image for every application process: web (gunicorn), worker and beat (celery), migrate.
+# Build:  docker compose build        (or: docker build -t victimsupport .)
+# See docs/operations.md for configuration and deployment.
+
+FROM python:3.11-slim
+
+# PYTHONPATH: the settings derive BASE_DIR (templates/, static/, locale/) from the location
+# of the config package, so the processes import the checkout in /app rather than the copy
+# that `pip install .` places in site-packages.
+# STATIC_ROOT: static files are collected into the image at build time (below).
+# VAR_DIR: the only place the application writes to; docker-compose.yml mounts a volume there.
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PYTHONPATH=/app \
+    DJANGO_SETTINGS_MODULE=config.settings.production \
+    STATIC_ROOT=/app/staticfiles \
+    VAR_DIR=/var/lib/victimsupport
+
+# Unprivileged user. The code and static files stay owned by root, so the running
+# processes cannot modify them.
+RUN groupadd --system --gid 10001 app \
+ && useradd --system --uid 10001 --gid app --home-dir /nonexistent --no-create-home \
+        --shell /usr/sbin/nologin app \
+ && install -d -o app -g app -m 0750 /var/lib/victimsupport
+
+WORKDIR /app
+
+# Dependencies first, from pyproject.toml alone, so that this layer is reused while only
+# the application code changes. (With no package directories present setuptools builds an
+# empty distribution; the real one is installed in the next step.)
+COPY pyproject.toml ./
+RUN pip install . \
+ && rm -rf build ./*.egg-info
+
+# The application itself.
+COPY . .
+RUN pip install --no-deps --force-reinstall . \
+ && rm -rf build ./*.egg-info
+
+# Collect static files for whitenoise. The key, encryption key and host below are throwaway
+# values that exist only for this RUN instruction; they are not kept in the image
+# environment, and the real values come from the environment at run time.
+RUN SECRET_KEY=collectstatic-only-not-a-secret \
+    EVIDENCE_ENCRYPTION_KEY=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= \
+    ALLOWED_HOSTS=localhost \
+    python manage.py collectstatic --noinput
+
+USER app:app
+
+EXPOSE 8000
+
+CMD ["gunicorn", "config.wsgi", "-b", "0.0.0.0:8000"]

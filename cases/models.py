@@ -1,0 +1,173 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from core.crypto import EncryptedTextField
+from core.models import Centre
+
+
+class Category(models.TextChoices):
+    DEEPFAKE = "deepfake", _("Deepfake")
+    INTIMATE_IMAGE = "intimate_image", _("Intimate image shared without consent")
+    ILLICIT_FILMING = "illicit_filming", _("Illicit filming")
+    SEXTORTION = "sextortion", _("Sextortion")
+    PERSONAL_INFO = "personal_info", _("Personal information exposed")
+    OTHER = "other", _("Other")
+
+
+class CaseStatus(models.TextChoices):
+    NEW = "new", _("New")
+    OPEN = "open", _("Open")
+    MONITORING = "monitoring", _("Monitoring")
+    CLOSED = "closed", _("Closed")
+
+
+class Priority(models.TextChoices):
+    NORMAL = "normal", _("Normal")
+    HIGH = "high", _("High")
+    URGENT = "urgent", _("Urgent")
+
+
+class ContactChannel(models.TextChoices):
+    NONE = "none", _("Do not contact")
+    EMAIL = "email", _("E-mail")
+    PHONE = "phone", _("Phone call")
+    SMS = "sms", _("Text message")
+    POST = "post", _("Post")
+
+
+class ConsentKind(models.TextChoices):
+    TAKEDOWN = "takedown", _("Takedown requests to platforms")
+    HASH_SHARING = "hash_sharing", _("Sharing fingerprints with partner platforms")
+    POLICE_REFERRAL = "police_referral", _("Referral to the police")
+    LEGAL_SUPPORT = "legal_support", _("Legal support")
+
+
+class ConsentMethod(models.TextChoices):
+    IN_PERSON = "in_person", _("In person")
+    PHONE = "phone", _("By phone")
+    ONLINE_FORM = "online_form", _("Online form")
+    WRITTEN = "written", _("In writing")
+    API = "api", _("Through a partner system")
+
+
+class Victim(models.Model):
+    """The person the case is about. Identity and contact are encrypted at rest."""
+
+    centre = models.ForeignKey(Centre, on_delete=models.PROTECT, related_name="victims")
+    pseudonym = models.CharField(max_length=100)
+    legal_name = EncryptedTextField(blank=True, default="")
+    contact_email = EncryptedTextField(blank=True, default="")
+    contact_phone = EncryptedTextField(blank=True, default="")
+    is_minor = models.BooleanField(default=False)
+    language = models.CharField(max_length=10, default="ko")
+    safe_contact_channel = models.CharField(max_length=10, choices=ContactChannel.choices, default=ContactChannel.NONE)
+    safe_contact_times = models.CharField(max_length=200, blank=True, default="")
+    may_leave_messages = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.pseudonym
+
+
+class CaseReferenceCounter(models.Model):
+    """Per-year sequence for human-readable references (KR-2026-000123)."""
+
+    year = models.PositiveIntegerField(primary_key=True)
+    last = models.PositiveIntegerField(default=0)
+
+
+class Case(models.Model):
+    reference = models.CharField(max_length=32, unique=True)
+    centre = models.ForeignKey(Centre, on_delete=models.PROTECT, related_name="cases")
+    victim = models.ForeignKey(Victim, on_delete=models.PROTECT, related_name="cases")
+    category = models.CharField(max_length=20, choices=Category.choices)
+    status = models.CharField(max_length=12, choices=CaseStatus.choices, default=CaseStatus.NEW, db_index=True)
+    priority = models.CharField(max_length=10, choices=Priority.choices, default=Priority.NORMAL, db_index=True)
+    is_spreading = models.BooleanField(default=False, help_text=_("The material is actively spreading."))
+    summary = EncryptedTextField(blank=True, default="")
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="assigned_cases"
+    )
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="created_cases")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["centre", "status"]), models.Index(fields=["assigned_to", "status"])]
+
+    def __str__(self) -> str:
+        return self.reference
+
+
+class ConsentRecord(models.Model):
+    """One decision about one kind of consent. History is kept; the newest per kind is in force."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="consents")
+    kind = models.CharField(max_length=20, choices=ConsentKind.choices)
+    granted = models.BooleanField()
+    method = models.CharField(max_length=12, choices=ConsentMethod.choices)
+    note = models.CharField(max_length=500, blank=True, default="")
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-recorded_at", "-id"]
+        indexes = [models.Index(fields=["case", "kind", "-recorded_at"])]
+
+
+class ReferralKind(models.TextChoices):
+    POLICE = "police", _("Police")
+    LEGAL_AID = "legal_aid", _("Legal aid")
+    COUNSELLING = "counselling", _("Counselling")
+
+
+class ReferralStatus(models.TextChoices):
+    PROPOSED = "proposed", _("Proposed")
+    SENT = "sent", _("Sent")
+    ACCEPTED = "accepted", _("Accepted")
+    DECLINED = "declined", _("Declined")
+    CLOSED = "closed", _("Closed")
+
+
+class Referral(models.Model):
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="referrals")
+    kind = models.CharField(max_length=12, choices=ReferralKind.choices)
+    organisation = models.CharField(max_length=200, blank=True, default="")
+    status = models.CharField(max_length=10, choices=ReferralStatus.choices, default=ReferralStatus.PROPOSED)
+    note = EncryptedTextField(blank=True, default="")
+    consent_overridden = models.BooleanField(default=False)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+
+class EventKind(models.TextChoices):
+    CREATED = "created", _("Case opened")
+    NOTE = "note", _("Note")
+    STATUS = "status", _("Status changed")
+    ASSIGNMENT = "assignment", _("Assigned")
+    CONSENT = "consent", _("Consent recorded")
+    CONSENT_OVERRIDE = "consent_override", _("Consent overridden")
+    REFERRAL = "referral", _("Referral")
+    EDIT = "edit", _("Details edited")
+
+
+class CaseEvent(models.Model):
+    """The case timeline: notes written by staff and events written by services."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=20, choices=EventKind.choices)
+    text = EncryptedTextField(blank=True, default="")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]

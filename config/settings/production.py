@@ -1,0 +1,35 @@
+"""Production: every secret must come from the environment; nothing insecure by default."""
+
+from __future__ import annotations
+
+from config.env import env_bool, env_int, env_key32, env_list, env_secret, env_str
+from config.settings.base import *
+
+DEBUG = False
+SECRET_KEY = env_secret("SECRET_KEY")
+EVIDENCE_ENCRYPTION_KEY = env_key32("EVIDENCE_ENCRYPTION_KEY")
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "")
+if not ALLOWED_HOSTS:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured("The environment variable ALLOWED_HOSTS is required (comma-separated host names).")
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
+
+# Behind a TLS-terminating proxy. SECURE_SSL_REDIRECT=false serves plain HTTP for local
+# acceptance tests on 127.0.0.1.
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_SECURE = SECURE_SSL_REDIRECT
+CSRF_COOKIE_SECURE = SECURE_SSL_REDIRECT
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
+
+# Evidence on S3-compatible storage when a bucket is named (MinIO in docker-compose).
+EVIDENCE_S3_BUCKET = env_str("EVIDENCE_S3_BUCKET", "")
+if EVIDENCE_S3_BUCKET:
+    AWS_S3_ENDPOINT_URL = env_str("AWS_S3_ENDPOINT_URL", "")
+    AWS_ACCESS_KEY_ID = env_secret("AWS_ACCESS_KEY_ID")
+    AWS_SECRET_ACCESS_KEY = env_secret("AWS_SECRET_ACCESS_KEY")
+
+EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"

@@ -1,0 +1,33 @@
+"""Tests run on the real servers: PostgreSQL and Redis (see Makefile, tests/conftest.py)."""
+
+from __future__ import annotations
+
+import os
+
+import dj_database_url
+
+from config.env import env_str
+from config.settings.base import *
+
+DEBUG = False
+SECRET_KEY = "test-only-key-0123456789-abcdefghijklmnopqrstuvwxyz"
+EVIDENCE_ENCRYPTION_KEY = "dGVzdC1vbmx5LWV2aWRlbmNlLWtleS0zMi1ieXRlcyE="
+ALLOWED_HOSTS = ["localhost", "127.0.0.1", "testserver", "[::1]"]
+DATABASES = {
+    "default": dj_database_url.parse(
+        env_str("TEST_DATABASE_URL", os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/victimsupport")),
+        conn_max_age=0,
+    )
+}
+# The test database's flush is allowed past the append-only triggers (see core/db_backend.py).
+DATABASES["default"]["ENGINE"] = "core.db.postgresql"
+CELERY_BROKER_URL = env_str("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+REDIS_URL = CELERY_BROKER_URL
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+OUTBOUND_ALLOWLIST = ["127.0.0.1", "::1", "localhost"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}

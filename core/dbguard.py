@@ -1,0 +1,62 @@
+"""Database-level immutability: triggers that reject changes to append-only tables.
+
+PostgreSQL enforces it (SQLite, used only for the embedded demo, has no equivalent for TRUNCATE
+and is not a production database). UPDATE is always refused. DELETE and TRUNCATE pass only when
+the transaction-local flag PURGE_FLAG is 'on', which only the audited retention process sets.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+PURGE_FLAG = "victimsupport.retention_purge"
+
+FUNCTION_SQL = f"""
+CREATE OR REPLACE FUNCTION vs_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP IN ('DELETE', 'TRUNCATE')
+       AND coalesce(current_setting('{PURGE_FLAG}', true), '') = 'on' THEN
+        IF TG_LEVEL = 'ROW' THEN
+            RETURN OLD;
+        END IF;
+        RETURN NULL;
+    END IF;
+    RAISE EXCEPTION '% on % is not allowed: the table is append-only', TG_OP, TG_TABLE_NAME
+        USING ERRCODE = 'insufficient_privilege';
+END
+$$;
+"""
+
+
+def protect_sql(table: str) -> str:
+    return f"""
+DROP TRIGGER IF EXISTS {table}_no_update_delete ON {table};
+CREATE TRIGGER {table}_no_update_delete BEFORE UPDATE OR DELETE ON {table}
+    FOR EACH ROW EXECUTE FUNCTION vs_append_only();
+DROP TRIGGER IF EXISTS {table}_no_truncate ON {table};
+CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table}
+    FOR EACH STATEMENT EXECUTE FUNCTION vs_append_only();
+"""
+
+
+def unprotect_sql(table: str) -> str:
+    return f"""
+DROP TRIGGER IF EXISTS {table}_no_update_delete ON {table};
+DROP TRIGGER IF EXISTS {table}_no_truncate ON {table};
+"""
+
+
+def protect_table(table: str) -> Any:
+    """A migration operation that installs the triggers on PostgreSQL and does nothing elsewhere."""
+    from django.db import migrations
+
+    def forwards(apps: Any, schema_editor: Any) -> None:
+        if schema_editor.connection.vendor == "postgresql":
+            schema_editor.execute(FUNCTION_SQL)
+            schema_editor.execute(protect_sql(table))
+
+    def backwards(apps: Any, schema_editor: Any) -> None:
+        if schema_editor.connection.vendor == "postgresql":
+            schema_editor.execute(unprotect_sql(table))
+
+    return migrations.RunPython(forwards, backwards)

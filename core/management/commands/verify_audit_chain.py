@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+from core.audit import verify_chain
+
+
+class Command(BaseCommand):
+    help = "Check that the audit log's hash chain is whole; report the first broken link."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        report = verify_chain()
+        if report.ok:
+            self.stdout.write(self.style.SUCCESS(f"The audit chain is whole: {report.checked} events checked."))
+            return
+        raise CommandError(
+            f"The audit chain is broken at event {report.broken_at}: {report.reason}. "
+            f"{report.checked} events before it are intact."
+        )

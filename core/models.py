@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from core.roles import Role
+
+
+class Centre(models.Model):
+    """A support centre: the central one and regional ones. Every staff member belongs to one."""
+
+    code = models.SlugField(max_length=32, unique=True)
+    name = models.CharField(max_length=200)
+    is_central = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-is_central", "name"]
+        constraints = [
+            # Exactly one central centre at most.
+            models.UniqueConstraint(fields=["is_central"], condition=models.Q(is_central=True), name="one_central_centre"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class User(AbstractUser):
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.CASEWORKER)
+    centre = models.ForeignKey(Centre, on_delete=models.PROTECT, null=True, blank=True, related_name="staff")
+    is_service_account = models.BooleanField(
+        default=False, help_text=_("Machine client: authenticates with an API token only, never a password.")
+    )
+
+    def __str__(self) -> str:
+        return self.username
+
+
+class ApiToken(models.Model):
+    """A machine client's token. Only a SHA-256 of the key is stored; the key is shown once."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    key_hash = models.CharField(max_length=64, unique=True)
+    prefix = models.CharField(max_length=8, help_text=_("First characters of the key, to recognise it."))
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.user})"
+
+
+class LoginThrottle(models.Model):
+    """Failed sign-in attempts per username (passwords and second-factor codes alike).
+
+    Keyed by the name typed, whether or not such a user exists, so the answer never reveals
+    which accounts exist. A lock always expires: an attacker can slow a user, never shut them out.
+    """
+
+    username = models.CharField(max_length=150, unique=True)
+    failures = models.PositiveIntegerField(default=0)
+    locked_until = models.DateTimeField(null=True, blank=True)
+    lockouts = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+
+class AuditEvent(models.Model):
+    """Append-only, hash-chained record of who did what.
+
+    The database rejects UPDATE, DELETE and TRUNCATE on this table (see migration 0002).
+    Actor fields are copied, not foreign keys, so that the record outlives accounts and no
+    cascading change can ever touch it. `details` never holds victim content.
+    """
+
+    created_at = models.DateTimeField(db_index=True)
+    actor_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    actor_username = models.CharField(max_length=150, blank=True)
+    actor_role = models.CharField(max_length=20, blank=True)
+    centre_id = models.BigIntegerField(null=True, blank=True)
+    action = models.CharField(max_length=80, db_index=True)
+    object_type = models.CharField(max_length=60, blank=True, db_index=True)
+    object_id = models.CharField(max_length=64, blank=True, db_index=True)
+    details = models.JSONField(default=dict, blank=True)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64, unique=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_username} {self.action}"
+
+
+class SystemState(models.Model):
+    """Small key/value facts the system records about itself (last beat, last chain check)."""
+
+    key = models.CharField(max_length=80, primary_key=True)
+    value = models.JSONField(default=dict)
+    updated_at = models.DateTimeField(auto_now=True)

@@ -1,0 +1,183 @@
+"""Writes on accounts, tokens and sign-in throttling. Each records an audit event."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.contrib.auth.hashers import make_password
+from django.contrib.sessions.models import Session
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from core import audit
+from core.errors import ServiceError
+from core.models import ApiToken, Centre, LoginThrottle, User
+from core.roles import Role
+
+
+def _require_admin(acting_user: User | None) -> None:
+    # acting_user None means the system itself (management commands run by an operator).
+    if acting_user is not None and acting_user.role != Role.ADMIN:
+        raise ServiceError(_("Only administrators manage accounts."))
+
+
+@transaction.atomic
+def centre_create(*, code: str, name: str, is_central: bool = False, acting_user: User | None = None) -> Centre:
+    _require_admin(acting_user)
+    centre = Centre.objects.create(code=code, name=name, is_central=is_central)
+    audit.record("centre.create", actor=acting_user, obj=centre, centre_id=centre.pk, details={"code": code})
+    return centre
+
+
+def central_centre() -> Centre:
+    centre = Centre.objects.filter(is_central=True).first()
+    if centre is None:
+        centre = centre_create(code="central", name=settings.CENTRE_NAME, is_central=True)
+    return centre
+
+
+@transaction.atomic
+def user_create(
+    *,
+    username: str,
+    role: str,
+    centre: Centre,
+    password: str | None = None,
+    email: str = "",
+    first_name: str = "",
+    last_name: str = "",
+    is_service_account: bool = False,
+    acting_user: User | None = None,
+) -> User:
+    _require_admin(acting_user)
+    if role not in Role.values:
+        raise ServiceError(_("Unknown role %(role)s.") % {"role": role}, field="role")
+    if role == Role.PARTNER and not is_service_account:
+        raise ServiceError(_("The partner role is for machine clients only."), field="role")
+    if User.objects.filter(username__iexact=username).exists():
+        raise ServiceError(_("That username is taken."), field="username")
+    user = User(
+        username=username,
+        role=role,
+        centre=centre,
+        email=email,
+        first_name=first_name,
+        last_name=last_name,
+        is_service_account=is_service_account,
+    )
+    # Service accounts never have a usable password: a token is their only way in.
+    user.password = make_password(password if password and not is_service_account else None)
+    user.save()
+    audit.record(
+        "user.create",
+        actor=acting_user,
+        obj=user,
+        centre_id=centre.pk,
+        details={"role": role, "service_account": is_service_account},
+    )
+    return user
+
+
+@transaction.atomic
+def user_set_role(*, user: User, role: str, acting_user: User | None = None) -> User:
+    _require_admin(acting_user)
+    if role not in Role.values:
+        raise ServiceError(_("Unknown role %(role)s.") % {"role": role}, field="role")
+    old = user.role
+    user.role = role
+    user.save(update_fields=["role"])
+    audit.record("user.role_change", actor=acting_user, obj=user, centre_id=user.centre_id, details={"from": old, "to": role})
+    return user
+
+
+@transaction.atomic
+def user_set_active(*, user: User, active: bool, acting_user: User | None = None) -> User:
+    """Disabling an account ends its sessions everywhere and revokes its API tokens at once."""
+    _require_admin(acting_user)
+    user.is_active = active
+    user.save(update_fields=["is_active"])
+    if not active:
+        _end_sessions(user)
+        ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    audit.record("user.enable" if active else "user.disable", actor=acting_user, obj=user, centre_id=user.centre_id)
+    return user
+
+
+def _end_sessions(user: User) -> int:
+    # Sessions are signed blobs keyed by id; the user id lives inside, so decode each live one.
+    ended = 0
+    for session in Session.objects.filter(expire_date__gt=timezone.now()).iterator():
+        if str(session.get_decoded().get("_auth_user_id")) == str(user.pk):
+            session.delete()
+            ended += 1
+    return ended
+
+
+@transaction.atomic
+def user_reset_two_factor(*, user: User, acting_user: User | None = None) -> None:
+    """Removes the user's authenticator; they enrol a new one at their next sign-in."""
+    _require_admin(acting_user)
+    TOTPDevice.objects.filter(user=user).delete()
+    _end_sessions(user)
+    audit.record("user.two_factor_reset", actor=acting_user, obj=user, centre_id=user.centre_id)
+
+
+@transaction.atomic
+def api_token_issue(*, user: User, acting_user: User | None = None) -> str:
+    """Creates a token and returns its key. Only the key's hash is kept."""
+    _require_admin(acting_user)
+    key = secrets.token_urlsafe(32)
+    ApiToken.objects.create(user=user, key_hash=hash_token(key), prefix=key[:8])
+    audit.record("api_token.issue", actor=acting_user, obj=user, centre_id=user.centre_id, details={"prefix": key[:8]})
+    return key
+
+
+def hash_token(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+# Sign-in throttling -------------------------------------------------------------------------
+
+
+def throttle_locked_until(username: str) -> datetime | None:
+    row = LoginThrottle.objects.filter(username=username.lower()).first()
+    if row and row.locked_until and row.locked_until > timezone.now():
+        return row.locked_until
+    return None
+
+
+@transaction.atomic
+def throttle_register_failure(username: str, *, kind: str) -> datetime | None:
+    """Counts a failed password or code. Returns the lock's end when this failure caused a lock."""
+    name = username.lower()[:150]
+    row, _created = LoginThrottle.objects.select_for_update().get_or_create(username=name)
+    now = timezone.now()
+    if row.locked_until and row.locked_until <= now:
+        row.locked_until = None
+    row.failures += 1
+    locked = None
+    if row.failures >= settings.LOGIN_FAILURE_LIMIT:
+        locked = now + timedelta(seconds=settings.LOGIN_LOCKOUT_SECONDS)
+        row.locked_until = locked
+        row.failures = 0
+        row.lockouts += 1
+    row.save()
+    # The typed name is recorded only when it is a real account, so typos of passwords
+    # pasted into the username box never reach the audit log.
+    user = User.objects.filter(username__iexact=name).first()
+    audit.record(
+        "auth.locked_out" if locked else f"auth.{kind}_failed",
+        actor=user.username if user else "unknown",
+        obj=user,
+        details={"kind": kind},
+    )
+    return locked
+
+
+def throttle_reset(username: str) -> None:
+    LoginThrottle.objects.filter(username=username.lower()).update(failures=0, locked_until=None)

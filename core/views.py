@@ -1,0 +1,280 @@
+"""Sign-in (password, then TOTP or enrolment), sign-out, home, the audit log and user admin."""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime, time
+from typing import Any
+
+import qrcode
+import qrcode.image.svg
+from django.contrib import messages
+from django.contrib.auth import authenticate, logout
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse, reverse_lazy
+from django.utils import formats, timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from core import audit, services, twofactor
+from core.errors import ServiceError
+from core.forms import AuditFilterForm, CodeForm, LoginForm, UserCreateForm
+from core.models import AuditEvent, User
+from core.roles import Role
+
+
+def _safe_next(request: HttpRequest) -> str | None:
+    target = request.POST.get("next") or request.GET.get("next")
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        return target
+    return None
+
+
+def _locked_message(until: datetime) -> str:
+    local = timezone.localtime(until)
+    return _("Too many failed attempts. For your security, sign-in is paused until %(time)s. Please try again then.") % {
+        "time": formats.time_format(local, "H:i")
+    }
+
+
+def login_view(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated and getattr(request.user, "is_verified", lambda: False)():
+        return redirect("core:home")
+    form = LoginForm(request.POST or None)
+    error = None
+    if request.method == "POST" and form.is_valid():
+        username = form.cleaned_data["username"]
+        locked = services.throttle_locked_until(username)
+        if locked:
+            error = _locked_message(locked)
+        else:
+            user = authenticate(request, username=username, password=form.cleaned_data["password"])
+            if user is None or getattr(user, "is_service_account", False):
+                locked = services.throttle_register_failure(username, kind="password")
+                error = _locked_message(locked) if locked else _("The username or password is not right.")
+            else:
+                assert isinstance(user, User)
+                twofactor.begin(request, user)
+                target = "core:verify" if twofactor.confirmed_device(user) else "core:enrol"
+                url = reverse(target)
+                nxt = _safe_next(request)
+                return HttpResponseRedirect(f"{url}?next={nxt}" if nxt else url)
+    return render(request, "core/login.html", {"form": form, "error": error, "next": _safe_next(request) or ""})
+
+
+def _code_attempt(request: HttpRequest, user: User, device: TOTPDevice, code: str) -> str | None:
+    """Checks a code against throttling and replay; returns an error message or None on success."""
+    locked = services.throttle_locked_until(user.username)
+    if locked:
+        return _locked_message(locked)
+    allowed, info = device.verify_is_allowed()
+    if not allowed:
+        until = (info or {}).get("locked_until")
+        return _locked_message(until) if until else _("Please wait a moment before trying another code.")
+    # verify_token refuses a code already used (django-otp remembers the last time step).
+    if device.verify_token(code):
+        return None
+    locked = services.throttle_register_failure(user.username, kind="code")
+    if locked:
+        twofactor.clear(request)
+        return _locked_message(locked)
+    return _("That code did not work. Codes change every 30 seconds and each works only once.")
+
+
+def verify_view(request: HttpRequest) -> HttpResponse:
+    user = twofactor.pending_user(request)
+    if user is None:
+        messages.info(request, _("Please sign in again."))
+        return redirect("core:login")
+    device = twofactor.confirmed_device(user)
+    if device is None:
+        return redirect("core:enrol")
+    form = CodeForm(request.POST or None)
+    error = None
+    if request.method == "POST" and form.is_valid():
+        error = _code_attempt(request, user, device, form.cleaned_data["code"])
+        if error is None:
+            with transaction.atomic():
+                twofactor.complete(request, user, device)
+                services.throttle_reset(user.username)
+                audit.record("auth.login", actor=user, obj=user)
+            return HttpResponseRedirect(_safe_next(request) or reverse("core:home"))
+    return render(request, "core/verify.html", {"form": form, "error": error, "next": _safe_next(request) or ""})
+
+
+def _qr_svg(data: str) -> str:
+    image = qrcode.make(data, image_factory=qrcode.image.svg.SvgPathImage, box_size=8, border=2)
+    buffer = io.BytesIO()
+    image.save(buffer)
+    svg = buffer.getvalue().decode("utf-8")
+    return svg[svg.index("<svg") :]
+
+
+def enrol_view(request: HttpRequest) -> HttpResponse:
+    user = twofactor.pending_user(request)
+    if user is None:
+        messages.info(request, _("Please sign in again."))
+        return redirect("core:login")
+    if twofactor.confirmed_device(user):
+        return redirect("core:verify")
+    device = TOTPDevice.objects.filter(user=user, confirmed=False).first()
+    if device is None:
+        device = TOTPDevice.objects.create(user=user, name="authenticator", confirmed=False)
+    form = CodeForm(request.POST or None)
+    error = None
+    if request.method == "POST" and form.is_valid():
+        error = _code_attempt(request, user, device, form.cleaned_data["code"])
+        if error is None:
+            with transaction.atomic():
+                device.confirmed = True
+                device.save(update_fields=["confirmed"])
+                twofactor.complete(request, user, device)
+                services.throttle_reset(user.username)
+                audit.record("auth.two_factor_enrolled", actor=user, obj=user)
+                audit.record("auth.login", actor=user, obj=user)
+            messages.success(request, _("Your authenticator is set up. You will need it every time you sign in."))
+            return HttpResponseRedirect(_safe_next(request) or reverse("core:home"))
+    import base64
+
+    secret = base64.b32encode(device.bin_key).decode("ascii")
+    context = {
+        "form": form,
+        "error": error,
+        "qr_svg": mark_safe(_qr_svg(device.config_url)),  # noqa: S308 - generated by qrcode, no user input
+        "secret": " ".join(secret[i : i + 4] for i in range(0, len(secret), 4)),
+        "next": _safe_next(request) or "",
+    }
+    return render(request, "core/enrol.html", context)
+
+
+@require_POST
+def logout_view(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        audit.record_now("auth.logout", actor=request.user, obj=request.user)
+    logout(request)
+    messages.info(request, _("You have signed out."))
+    return redirect("core:login")
+
+
+def home_view(request: HttpRequest) -> HttpResponse:
+    role = getattr(request.user, "role", None)
+    if role in (Role.CASEWORKER, Role.SUPERVISOR):
+        return redirect("cases:list")
+    if role == Role.AUDITOR:
+        return redirect("core:audit")
+    if role == Role.ADMIN:
+        return redirect("core:users")
+    return render(request, "core/home.html")
+
+
+def audit_view(request: HttpRequest) -> HttpResponse:
+    if getattr(request.user, "role", None) != Role.AUDITOR:
+        raise Http404
+    form = AuditFilterForm(request.GET or None)
+    events = AuditEvent.objects.all()
+    if form.is_valid():
+        data = form.cleaned_data
+        if data["action"]:
+            events = events.filter(action__startswith=data["action"])
+        if data["actor"]:
+            events = events.filter(actor_username__iexact=data["actor"])
+        if data["object_type"]:
+            events = events.filter(object_type=data["object_type"])
+        if data["object_id"]:
+            events = events.filter(object_id=data["object_id"])
+        tz = timezone.get_current_timezone()
+        if data["since"]:
+            events = events.filter(created_at__gte=datetime.combine(data["since"], time.min, tz))
+        if data["until"]:
+            events = events.filter(created_at__lte=datetime.combine(data["until"], time.max, tz))
+    page = Paginator(events.order_by("-id"), 50).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(request, "core/audit_list.html", {"form": form, "page": page, "query": query.urlencode()})
+
+
+def _require_admin(request: HttpRequest) -> None:
+    if getattr(request.user, "role", None) != Role.ADMIN:
+        raise Http404
+
+
+def users_view(request: HttpRequest) -> HttpResponse:
+    _require_admin(request)
+    form = UserCreateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            validate_password(data["password"])
+            user = services.user_create(
+                username=data["username"],
+                role=data["role"],
+                centre=data["centre"],
+                email=data["email"],
+                password=data["password"],
+                acting_user=request.user,  # type: ignore[arg-type]
+            )
+        except ValidationError as exc:
+            form.add_error("password", exc)
+        except ServiceError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        else:
+            messages.success(
+                request,
+                _("Account %(name)s created. They set up their authenticator at first sign-in.") % {"name": user.username},
+            )
+            return redirect("core:users")
+    users = User.objects.select_related("centre").order_by("centre__name", "username")
+    return render(request, "core/users.html", {"form": form, "users": users})
+
+
+@require_POST
+def user_toggle_active_view(request: HttpRequest, pk: int) -> HttpResponse:
+    _require_admin(request)
+    user = get_object_or_404(User, pk=pk)
+    if user.pk == request.user.pk:
+        messages.error(request, _("You cannot disable your own account."))
+    else:
+        services.user_set_active(user=user, active=not user.is_active, acting_user=request.user)  # type: ignore[arg-type]
+        messages.success(request, _("Account updated."))
+    return redirect("core:users")
+
+
+@require_POST
+def user_reset_two_factor_view(request: HttpRequest, pk: int) -> HttpResponse:
+    _require_admin(request)
+    user = get_object_or_404(User, pk=pk)
+    services.user_reset_two_factor(user=user, acting_user=request.user)  # type: ignore[arg-type]
+    messages.success(
+        request, _("Authenticator removed; %(name)s will set up a new one at next sign-in.") % {"name": user.username}
+    )
+    return redirect("core:users")
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    template_name = "core/password_reset.html"
+    email_template_name = "core/password_reset_email.txt"
+    subject_template_name = "core/password_reset_subject.txt"
+    success_url = reverse_lazy("core:password_reset_done")
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    """Sets a new password but never signs in: the second factor is still asked at sign-in."""
+
+    template_name = "core/password_reset_confirm.html"
+    success_url = reverse_lazy("core:password_reset_complete")
+    post_reset_login = False
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        with transaction.atomic():
+            response = super().form_valid(form)
+            audit.record("auth.password_reset", actor=form.user, obj=form.user)
+        return response

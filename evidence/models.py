@@ -1,0 +1,1 @@
+"""The evidence locker (validated uploads, encryption, immutability, custody) arrives with issue 3."""
