@@ -52,11 +52,11 @@ def protect_table(table: str) -> Any:
 
     def forwards(apps: Any, schema_editor: Any) -> None:
         if schema_editor.connection.vendor == "postgresql":
-            schema_editor.execute(FUNCTION_SQL)
-            schema_editor.execute(protect_sql(table))
+            schema_editor.execute(FUNCTION_SQL, params=None)
+            schema_editor.execute(protect_sql(table), params=None)
 
     def backwards(apps: Any, schema_editor: Any) -> None:
         if schema_editor.connection.vendor == "postgresql":
-            schema_editor.execute(unprotect_sql(table))
+            schema_editor.execute(unprotect_sql(table), params=None)
 
     return migrations.RunPython(forwards, backwards)

@@ -7,6 +7,10 @@ from config.settings.base import *
 
 DEBUG = False
 SECRET_KEY = env_secret("SECRET_KEY")
+if len(SECRET_KEY) < 50 or "change-me" in SECRET_KEY:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured("SECRET_KEY is too short or still the example value: use 50 or more random characters.")
 EVIDENCE_ENCRYPTION_KEY = env_key32("EVIDENCE_ENCRYPTION_KEY")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "")
 if not ALLOWED_HOSTS:

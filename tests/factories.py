@@ -1,0 +1,73 @@
+"""Test data built with the same services the product uses, never raw ORM writes."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from django.http import HttpRequest
+from django.test import Client
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.oath import TOTP
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from cases import services as case_services
+from cases.models import Case
+from core import services
+from core.models import Centre, User
+
+PASSWORD = "correct-horse-battery-staple-42"
+_seq = itertools.count(1)
+
+
+def make_centre(code: str | None = None, *, central: bool = False) -> Centre:
+    if central:
+        return services.central_centre()
+    code = code or f"region{next(_seq)}"
+    return Centre.objects.filter(code=code).first() or services.centre_create(code=code, name=f"{code} centre")
+
+
+def make_user(role: str = "caseworker", centre: Centre | None = None, *, username: str | None = None, email: str = "") -> User:
+    centre = centre or make_centre(central=True)
+    username = username or f"{role}{next(_seq)}"
+    return services.user_create(
+        username=username, role=role, centre=centre, password=PASSWORD, email=email or f"{username}@example.org"
+    )
+
+
+def make_device(user: User) -> TOTPDevice:
+    device, _ = TOTPDevice.objects.get_or_create(user=user, confirmed=True, defaults={"name": "test"})
+    return device
+
+
+def totp_code(device: TOTPDevice, offset_steps: int = 0) -> str:
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    totp.time = totp.time + offset_steps * device.step
+    return f"{totp.token():06d}"
+
+
+def login_verified(client: Client, user: User) -> Client:
+    """A session that passed both factors (the sign-in views themselves are tested separately)."""
+    device = make_device(user)
+    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+    return client
+
+
+def make_case(user: User, **kwargs: Any) -> Case:
+    defaults: dict[str, Any] = {
+        "category": "deepfake",
+        "summary": "Synthetic test case",
+        "victim": {"pseudonym": f"Pseudonym {next(_seq)}", "is_minor": False, "language": "ko"},
+    }
+    defaults.update(kwargs)
+    return case_services.case_create(acting_user=user, **defaults)
+
+
+def issue_token(user: User) -> str:
+    return services.api_token_issue(user=user, acting_user=None)
+
+
+__all__ = ["HttpRequest"]
