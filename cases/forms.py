@@ -72,6 +72,9 @@ class CaseForm(forms.Form):
 
 
 class ConsentForm(forms.Form):
+    # Several forms share the case page: prefixes keep their field ids unique.
+    prefix = "consent"
+
     kind = forms.ChoiceField(label=_("Consent"), choices=ConsentKind.choices)
     granted = forms.TypedChoiceField(
         label=_("Decision"),
@@ -84,6 +87,9 @@ class ConsentForm(forms.Form):
 
 
 class AssignForm(forms.Form):
+    # Several forms share the case page: prefixes keep their field ids unique.
+    prefix = "assign"
+
     assigned_to = forms.ChoiceField(label=_("Assign to"), required=False)
 
     def __init__(self, *args: object, staff: object = (), **kwargs: object) -> None:
@@ -92,14 +98,23 @@ class AssignForm(forms.Form):
 
 
 class StatusForm(forms.Form):
+    # Several forms share the case page: prefixes keep their field ids unique.
+    prefix = "status"
+
     status = forms.ChoiceField(label=_("Status"), choices=CaseStatus.choices)
 
 
 class NoteForm(forms.Form):
+    # Several forms share the case page: prefixes keep their field ids unique.
+    prefix = "note"
+
     text = forms.CharField(label=_("Add a note"), max_length=20000, widget=forms.Textarea(attrs={"rows": 3}))
 
 
 class ReferralForm(forms.Form):
+    # Several forms share the case page: prefixes keep their field ids unique.
+    prefix = "referral"
+
     kind = forms.ChoiceField(label=_("Refer to"), choices=ReferralKind.choices)
     organisation = forms.CharField(label=_("Organisation"), required=False, max_length=200)
     note = forms.CharField(label=_("Note"), required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 2}))

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -166,8 +168,36 @@ class CaseEvent(models.Model):
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=20, choices=EventKind.choices)
     text = EncryptedTextField(blank=True, default="")
+    # Codes, not sentences (e.g. {"kind": "takedown", "granted": true}), so each reader sees
+    # the entry in their own language. Never victim content: that goes in the encrypted text.
+    data = models.JSONField(default=dict, blank=True)
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
+
+    def describe(self) -> str:
+        """A one-line summary in the reader's language, built from the stored codes."""
+        d = self.data or {}
+        kinds = {**dict(ConsentKind.choices), **dict(ReferralKind.choices)}
+        statuses = {**dict(CaseStatus.choices), **dict(ReferralStatus.choices)}
+        methods = dict(ConsentMethod.choices)
+
+        def label(table: dict[str, Any], key: str) -> str:
+            value = str(d.get(key, ""))
+            return str(table.get(value, value))
+
+        if self.kind == EventKind.CONSENT and d:
+            answer = _("given") if d.get("granted") else _("withdrawn or refused")
+            return f"{label(kinds, 'kind')}: {answer} ({label(methods, 'method')})"
+        if self.kind == EventKind.STATUS and d:
+            return f"{label(statuses, 'from')} → {label(statuses, 'to')}"
+        if self.kind == EventKind.REFERRAL and d:
+            text = label(kinds, "referral_kind")
+            if d.get("to"):
+                text += f" · {label(statuses, 'from')} → {label(statuses, 'to')}"
+            return text
+        if self.kind == EventKind.CONSENT_OVERRIDE and d:
+            return label(kinds, "kind")
+        return ""

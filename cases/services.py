@@ -56,8 +56,8 @@ def _require_case_role(user: User) -> None:
         raise PermissionDenied(_("Only caseworkers and supervisors work on cases."))
 
 
-def _event(case: Case, kind: str, text: str, author: User | None) -> CaseEvent:
-    return CaseEvent.objects.create(case=case, kind=kind, text=text, author=author)
+def _event(case: Case, event_kind: str, text: str, author: User | None, data: dict[str, Any] | None = None) -> CaseEvent:
+    return CaseEvent.objects.create(case=case, kind=event_kind, text=text, author=author, data=data or {})
 
 
 def _next_reference() -> str:
@@ -184,7 +184,7 @@ def case_set_status(*, case: Case, status: str, acting_user: User, reason: str =
     case.closed_at = timezone.now() if status == CaseStatus.CLOSED else None
     case.save(update_fields=["status", "closed_at", "updated_at"])
     audit.record("case.status", actor=acting_user, obj=case, details={"from": old, "to": status})
-    _event(case, EventKind.STATUS, f"{old} → {status}" + (f": {reason}" if reason else ""), acting_user)
+    _event(case, EventKind.STATUS, reason, acting_user, {"from": old, "to": status})
     return case
 
 
@@ -236,8 +236,7 @@ def consent_record(*, case: Case, kind: str, granted: bool, method: str, acting_
         obj=case,
         details={"kind": kind, "method": method, "record": record.pk},
     )
-    label = ConsentKind(kind).label
-    _event(case, EventKind.CONSENT, f"{label}: {'yes' if granted else 'no'} ({method})", acting_user)
+    _event(case, EventKind.CONSENT, note, acting_user, {"kind": kind, "granted": granted, "method": method})
     return record
 
 
@@ -261,7 +260,7 @@ def consent_require(*, case: Case, kind: str, acting_user: User, override_reason
     if len(reason) < 10:
         raise ServiceError(_("Explain the override in a full sentence."), field="override_reason")
     audit.record("consent.override", actor=acting_user, obj=case, details={"kind": kind, "reason": reason[:1000]})
-    _event(case, EventKind.CONSENT_OVERRIDE, f"{ConsentKind(kind).label}: {reason}", acting_user)
+    _event(case, EventKind.CONSENT_OVERRIDE, reason, acting_user, {"kind": kind})
     return True
 
 
@@ -291,7 +290,7 @@ def referral_create(
         created_by=acting_user,
     )
     audit.record("referral.create", actor=acting_user, obj=case, details={"referral": referral.pk, "kind": kind})
-    _event(case, EventKind.REFERRAL, f"{ReferralKind(kind).label}: {organisation}".strip(": "), acting_user)
+    _event(case, EventKind.REFERRAL, organisation, acting_user, {"referral_kind": kind})
     return referral
 
 
@@ -306,7 +305,7 @@ def referral_set_status(*, referral: Referral, status: str, acting_user: User) -
     audit.record(
         "referral.status", actor=acting_user, obj=referral.case, details={"referral": referral.pk, "from": old, "to": status}
     )
-    _event(referral.case, EventKind.REFERRAL, f"{ReferralKind(referral.kind).label}: {old} → {status}", acting_user)
+    _event(referral.case, EventKind.REFERRAL, "", acting_user, {"referral_kind": referral.kind, "from": old, "to": status})
     return referral
 
 

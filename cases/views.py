@@ -130,12 +130,13 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "consents": selectors.consent_state(case),
         "consent_history": case.consents.select_related("recorded_by")[:50],
         "events": case.events.select_related("author")[:200],
-        "referrals": case.referrals.all(),
+        "referrals": [
+            (r, ReferralStatusForm(prefix=f"referral-{r.pk}", initial={"status": r.status})) for r in case.referrals.all()
+        ],
         "consent_form": ConsentForm(),
         "note_form": NoteForm(),
         "status_form": StatusForm(initial={"status": case.status}),
         "referral_form": ReferralForm(),
-        "referral_status_form": ReferralStatusForm(),
         "assign_form": AssignForm(
             initial={"assigned_to": case.assigned_to_id or ""}, staff=selectors.assignable_staff(request.user)
         )
@@ -239,7 +240,7 @@ def referral_status(request: HttpRequest, pk: int, referral_pk: int) -> HttpResp
     referral = Referral.objects.filter(case=case, pk=referral_pk).first()
     if referral is None:
         raise Http404
-    form = ReferralStatusForm(request.POST)
+    form = ReferralStatusForm(request.POST, prefix=f"referral-{referral.pk}")
     if form.is_valid():
         with transaction.atomic():
             services.referral_set_status(referral=referral, status=form.cleaned_data["status"], acting_user=request.user)  # type: ignore[arg-type]

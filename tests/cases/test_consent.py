@@ -64,10 +64,12 @@ def test_supervisor_override_needs_a_reason_and_is_audited(caseworker, superviso
 def test_consent_page_flow_and_refusal_message(caseworker, client_for) -> None:
     case = factories.make_case(caseworker)
     client = client_for(caseworker)
-    response = client.post(f"/cases/{case.pk}/referrals/", {"kind": "police"}, follow=True)
+    response = client.post(f"/cases/{case.pk}/referrals/", {"referral-kind": "police"}, follow=True)
     assert "not consented" in response.content.decode() or "동의" in response.content.decode()
     assert not Referral.objects.filter(case=case).exists()
-    client.post(f"/cases/{case.pk}/consent/", {"kind": "police_referral", "granted": "yes", "method": "phone"})
+    client.post(
+        f"/cases/{case.pk}/consent/", {"consent-kind": "police_referral", "consent-granted": "yes", "consent-method": "phone"}
+    )
     assert selectors.has_consent(case, "police_referral")
-    client.post(f"/cases/{case.pk}/referrals/", {"kind": "police", "organisation": "Local police"})
+    client.post(f"/cases/{case.pk}/referrals/", {"referral-kind": "police", "referral-organisation": "Local police"})
     assert Referral.objects.filter(case=case, kind="police").exists()

@@ -13,11 +13,11 @@ pytestmark = pytest.mark.django_db
 PAGES_GET = ["/cases/{id}/", "/cases/{id}/edit/"]
 PAGES_POST = [
     ("/cases/{id}/identity/", {}),
-    ("/cases/{id}/consent/", {"kind": "takedown", "granted": "yes", "method": "phone"}),
-    ("/cases/{id}/notes/", {"text": "hello"}),
-    ("/cases/{id}/status/", {"status": "closed"}),
-    ("/cases/{id}/assign/", {"assigned_to": ""}),
-    ("/cases/{id}/referrals/", {"kind": "counselling"}),
+    ("/cases/{id}/consent/", {"consent-kind": "takedown", "consent-granted": "yes", "consent-method": "phone"}),
+    ("/cases/{id}/notes/", {"note-text": "hello"}),
+    ("/cases/{id}/status/", {"status-status": "closed"}),
+    ("/cases/{id}/assign/", {"assign-assigned_to": ""}),
+    ("/cases/{id}/referrals/", {"referral-kind": "counselling"}),
     (
         "/cases/{id}/edit/",
         {"category": "other", "priority": "normal", "pseudonym": "x", "language": "ko", "safe_contact_channel": "none"},
@@ -95,7 +95,7 @@ def test_missing_and_not_yours_look_exactly_the_same(b_case, caseworker, api_for
 
 def test_other_centre_supervisor_cannot_assign_or_be_assigned(b_case, supervisor, other_supervisor, client_for) -> None:
     client = client_for(supervisor)
-    response = client.post(f"/cases/{b_case.pk}/assign/", {"assigned_to": str(other_supervisor.pk)}, follow=True)
+    response = client.post(f"/cases/{b_case.pk}/assign/", {"assign-assigned_to": str(other_supervisor.pk)}, follow=True)
     assert response.status_code == 200
     b_case.refresh_from_db()
     assert b_case.assigned_to_id != other_supervisor.pk

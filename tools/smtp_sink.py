@@ -1,0 +1,95 @@
+"""A real SMTP server that keeps what it receives: for tests and the demo, never production.
+
+    python -m tools.smtp_sink --port 8025 --dir var/smtp-sink
+
+In tests, `SmtpSink` runs in a thread and exposes the received messages.
+"""
+
+from __future__ import annotations
+
+import argparse
+import email
+import email.policy
+import threading
+import time
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+from aiosmtpd.controller import Controller
+
+
+class _Handler:
+    def __init__(self, folder: Path | None) -> None:
+        self.messages: list[EmailMessage] = []
+        self.folder = folder
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        assert isinstance(message, EmailMessage)
+        with self.lock:
+            self.messages.append(message)
+            if self.folder is not None:
+                self.folder.mkdir(parents=True, exist_ok=True)
+                name = f"{time.time_ns()}.eml"
+                (self.folder / name).write_bytes(envelope.content)
+        return "250 Message accepted"
+
+
+class SmtpSink:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, folder: Path | None = None) -> None:
+        self.handler = _Handler(folder)
+        self.controller = Controller(self.handler, hostname=host, port=port or _free_port(host))
+
+    @property
+    def port(self) -> int:
+        return int(self.controller.port)
+
+    @property
+    def messages(self) -> list[EmailMessage]:
+        with self.handler.lock:
+            return list(self.handler.messages)
+
+    def start(self) -> SmtpSink:
+        self.controller.start()
+        return self
+
+    def stop(self) -> None:
+        self.controller.stop()
+
+    def wait_for(self, predicate: Any, timeout: float = 30.0) -> EmailMessage:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for message in self.messages:
+                if predicate(message):
+                    return message
+            time.sleep(0.2)
+        raise TimeoutError("no matching e-mail arrived at the SMTP sink")
+
+
+def _free_port(host: str) -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8025)
+    parser.add_argument("--dir", default="var/smtp-sink")
+    args = parser.parse_args()
+    sink = SmtpSink(args.host, args.port, Path(args.dir)).start()
+    print(f"SMTP sink on {args.host}:{sink.port}, saving to {args.dir}. Ctrl-C stops.", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        sink.stop()
+
+
+if __name__ == "__main__":
+    main()
