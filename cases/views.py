@@ -92,6 +92,9 @@ def case_create(request: HttpRequest) -> HttpResponse:
 
 def case_edit(request: HttpRequest, pk: int) -> HttpResponse:
     case = _case_or_404(request, pk)
+    if request.method == "GET":
+        # The edit form shows identity and contact details, so opening it counts as seeing them.
+        services.victim_identity_reveal(case=case, acting_user=_actor(request))
     v = case.victim
     initial = {
         "category": case.category,

@@ -54,4 +54,9 @@ if [ ! -x /usr/bin/chromium ]; then
   echo "Installing Chromium..."
   apt_install chromium
 fi
+# A Korean font, so that screenshots of Korean pages are readable.
+if ! fc-list :lang=ko 2>/dev/null | grep -q .; then
+  echo "Installing a Korean font for browser screenshots..."
+  apt_install fonts-nanum || echo "warning: no Korean font; screenshots will show boxes" >&2
+fi
 /usr/bin/chromium --version

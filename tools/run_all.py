@@ -65,15 +65,18 @@ def main() -> int:
                 exit_code = proc.returncode or 1
                 stopping = True
         time.sleep(0.5)
+    # SIGTERM to each leader lets Celery shut down warmly (finishing the task in hand); whatever
+    # is left after the grace period is killed with its whole process group.
     for proc in procs.values():
         if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-    deadline = time.time() + 10
+            proc.send_signal(signal.SIGTERM)
+    deadline = time.time() + 15
     for proc in procs.values():
         try:
             proc.wait(timeout=max(0.1, deadline - time.time()))
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
     print("All processes stopped.", flush=True)
     return exit_code
 

@@ -39,8 +39,9 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
-    "core.middleware.StaffTwoFactorMiddleware",
+    # Outside the two-factor gate, so that its redirects carry the same headers as every page.
     "core.middleware.SecurityHeadersMiddleware",
+    "core.middleware.StaffTwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]

@@ -12,6 +12,11 @@ if len(SECRET_KEY) < 50 or "change-me" in SECRET_KEY:
 
     raise ImproperlyConfigured("SECRET_KEY is too short or still the example value: use 50 or more random characters.")
 EVIDENCE_ENCRYPTION_KEY = env_key32("EVIDENCE_ENCRYPTION_KEY")
+# Production runs on PostgreSQL only: the append-only triggers exist nowhere else.
+if not env_str("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured("DATABASE_URL must be set to a PostgreSQL URL (postgres://user:password@host:5432/name).")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "")
 if not ALLOWED_HOSTS:
     from django.core.exceptions import ImproperlyConfigured

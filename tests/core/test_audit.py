@@ -164,3 +164,10 @@ def test_sensitive_values_stay_out_of_the_log(caseworker: factories.User) -> Non
     dump = " ".join(str(e.details) for e in AuditEvent.objects.all())
     for secret in ("very private summary", "Hong Gildong", "010-1234-5678", "private note text"):
         assert secret not in dump
+
+
+def test_opening_the_edit_form_counts_as_seeing_the_identity(caseworker: factories.User, client_for) -> None:
+    case = factories.make_case(caseworker, victim={"pseudonym": "Finch", "legal_name": "Lee Seoyeon"})
+    response = client_for(caseworker).get(f"/cases/{case.pk}/edit/")
+    assert "Lee Seoyeon" in response.content.decode()
+    assert AuditEvent.objects.filter(action="victim.identity_view", object_id=str(case.pk)).count() == 1

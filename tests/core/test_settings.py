@@ -29,7 +29,7 @@ def test_production_starts_with_every_secret_given() -> None:
     assert result.returncode == 0, result.stderr
 
 
-@pytest.mark.parametrize("missing", ["SECRET_KEY", "EVIDENCE_ENCRYPTION_KEY", "ALLOWED_HOSTS"])
+@pytest.mark.parametrize("missing", ["SECRET_KEY", "EVIDENCE_ENCRYPTION_KEY", "ALLOWED_HOSTS", "DATABASE_URL"])
 def test_production_stops_when_a_secret_is_missing(missing: str) -> None:
     env = {k: v for k, v in GOOD.items() if k != missing}
     result = _check(env)
