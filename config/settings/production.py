@@ -17,6 +17,10 @@ if not env_str("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
     from django.core.exceptions import ImproperlyConfigured
 
     raise ImproperlyConfigured("DATABASE_URL must be set to a PostgreSQL URL (postgres://user:password@host:5432/name).")
+if CELERY_BROKER_URL.startswith("filesystem"):
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured("REDIS_URL (or CELERY_BROKER_URL) must be set: production needs a real broker.")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "")
 if not ALLOWED_HOSTS:
     from django.core.exceptions import ImproperlyConfigured

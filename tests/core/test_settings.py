@@ -16,6 +16,7 @@ GOOD = {
     "EVIDENCE_ENCRYPTION_KEY": "cHJvZHVjdGlvbi10ZXN0LWtleS0zMi1ieXRlcyEhISE=",
     "ALLOWED_HOSTS": "support.example.org",
     "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/postgres",
+    "REDIS_URL": "redis://127.0.0.1:6379/0",
     "PATH": os.environ.get("PATH", ""),
 }
 
@@ -29,7 +30,7 @@ def test_production_starts_with_every_secret_given() -> None:
     assert result.returncode == 0, result.stderr
 
 
-@pytest.mark.parametrize("missing", ["SECRET_KEY", "EVIDENCE_ENCRYPTION_KEY", "ALLOWED_HOSTS", "DATABASE_URL"])
+@pytest.mark.parametrize("missing", ["SECRET_KEY", "EVIDENCE_ENCRYPTION_KEY", "ALLOWED_HOSTS", "DATABASE_URL", "REDIS_URL"])
 def test_production_stops_when_a_secret_is_missing(missing: str) -> None:
     env = {k: v for k, v in GOOD.items() if k != missing}
     result = _check(env)
