@@ -128,6 +128,24 @@ def user_reset_two_factor(*, user: User, acting_user: User | None = None) -> Non
 
 
 @transaction.atomic
+def two_factor_enrolment_device(*, user: User) -> TOTPDevice:
+    """The unconfirmed authenticator a user is enrolling, created on first need."""
+    device = TOTPDevice.objects.filter(user=user, confirmed=False).first()
+    if device is None:
+        device = TOTPDevice.objects.create(user=user, name="authenticator", confirmed=False)
+        audit.record("auth.two_factor_enrolment_started", actor=user, obj=user)
+    return device
+
+
+@transaction.atomic
+def two_factor_confirm(*, user: User, device: TOTPDevice) -> None:
+    """Marks the authenticator confirmed after its first correct code."""
+    device.confirmed = True
+    device.save(update_fields=["confirmed"])
+    audit.record("auth.two_factor_enrolled", actor=user, obj=user)
+
+
+@transaction.atomic
 def api_token_issue(*, user: User, acting_user: User | None = None) -> str:
     """Creates a token and returns its key. Only the key's hash is kept."""
     _require_admin(acting_user)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 from datetime import datetime, time
 from typing import Any
@@ -126,25 +127,19 @@ def enrol_view(request: HttpRequest) -> HttpResponse:
         return redirect("core:login")
     if twofactor.confirmed_device(user):
         return redirect("core:verify")
-    device = TOTPDevice.objects.filter(user=user, confirmed=False).first()
-    if device is None:
-        device = TOTPDevice.objects.create(user=user, name="authenticator", confirmed=False)
+    device = services.two_factor_enrolment_device(user=user)
     form = CodeForm(request.POST or None)
     error = None
     if request.method == "POST" and form.is_valid():
         error = _code_attempt(request, user, device, form.cleaned_data["code"])
         if error is None:
             with transaction.atomic():
-                device.confirmed = True
-                device.save(update_fields=["confirmed"])
+                services.two_factor_confirm(user=user, device=device)
                 twofactor.complete(request, user, device)
                 services.throttle_reset(user.username)
-                audit.record("auth.two_factor_enrolled", actor=user, obj=user)
                 audit.record("auth.login", actor=user, obj=user)
             messages.success(request, _("Your authenticator is set up. You will need it every time you sign in."))
             return HttpResponseRedirect(_safe_next(request) or reverse("core:home"))
-    import base64
-
     secret = base64.b32encode(device.bin_key).decode("ascii")
     context = {
         "form": form,

@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from cases import selectors, services
-from cases.models import Case, Category, ConsentKind, ConsentMethod, ContactChannel, Priority
+from cases.models import Case, CaseStatus, Category, ConsentKind, ConsentMethod, ContactChannel, Priority
 from core.roles import CASE_ROLES
 
 
@@ -80,9 +80,7 @@ class CaseUpdateInput(serializers.Serializer):
     category = serializers.ChoiceField(choices=Category.choices, required=False)
     priority = serializers.ChoiceField(choices=Priority.choices, required=False)
     is_spreading = serializers.BooleanField(required=False)
-    status = serializers.ChoiceField(
-        choices=[("new", "new"), ("open", "open"), ("monitoring", "monitoring"), ("closed", "closed")], required=False
-    )
+    status = serializers.ChoiceField(choices=CaseStatus.choices, required=False)
 
 
 class ConsentRecordInput(serializers.Serializer):

@@ -151,6 +151,7 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "ENUM_NAME_OVERRIDES": {"ConsentMethodEnum": "cases.models.ConsentMethod", "CaseStatusEnum": "cases.models.CaseStatus"},
 }
 
 # Celery: JSON only, time limits on every task, schedule kept in the database.
