@@ -26,6 +26,7 @@ from cases.forms import (
 from cases.models import Case, Referral
 from core.errors import NotFound, ServiceError
 from core.models import User
+from core.panels import case_panels
 from core.roles import CASE_ROLES, Role
 
 
@@ -146,6 +147,7 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
         if is_supervisor
         else None,
         "is_supervisor": is_supervisor,
+        "panels": case_panels(request, case),
     }
     return render(request, "cases/case_detail.html", context)
 

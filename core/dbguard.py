@@ -60,3 +60,51 @@ def protect_table(table: str) -> Any:
             schema_editor.execute(unprotect_sql(table), params=None)
 
     return migrations.RunPython(forwards, backwards)
+
+
+def locked_columns_sql(table: str, columns: list[str]) -> str:
+    """UPDATE may change other columns (status, previews) but never these; DELETE as append-only."""
+    function = f"{table}_locked_columns"
+    old = ", ".join(f"OLD.{c}" for c in columns)
+    new = ", ".join(f"NEW.{c}" for c in columns)
+    return f"""
+CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF ROW({new}) IS DISTINCT FROM ROW({old}) THEN
+        RAISE EXCEPTION 'UPDATE of locked content on % is not allowed: the record is locked evidence', TG_TABLE_NAME
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    RETURN NEW;
+END
+$$;
+DROP TRIGGER IF EXISTS {table}_locked_update ON {table};
+CREATE TRIGGER {table}_locked_update BEFORE UPDATE ON {table}
+    FOR EACH ROW EXECUTE FUNCTION {function}();
+DROP TRIGGER IF EXISTS {table}_no_delete ON {table};
+CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table}
+    FOR EACH ROW EXECUTE FUNCTION vs_append_only();
+DROP TRIGGER IF EXISTS {table}_no_truncate ON {table};
+CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table}
+    FOR EACH STATEMENT EXECUTE FUNCTION vs_append_only();
+"""
+
+
+def lock_columns(table: str, columns: list[str]) -> Any:
+    """Migration operation: installs locked_columns_sql on PostgreSQL, nothing elsewhere."""
+    from django.db import migrations
+
+    def forwards(apps: Any, schema_editor: Any) -> None:
+        if schema_editor.connection.vendor == "postgresql":
+            schema_editor.execute(FUNCTION_SQL, params=None)
+            schema_editor.execute(locked_columns_sql(table, columns), params=None)
+
+    def backwards(apps: Any, schema_editor: Any) -> None:
+        if schema_editor.connection.vendor == "postgresql":
+            schema_editor.execute(
+                f"DROP TRIGGER IF EXISTS {table}_locked_update ON {table}; "
+                f"DROP TRIGGER IF EXISTS {table}_no_delete ON {table}; "
+                f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table};",
+                params=None,
+            )
+
+    return migrations.RunPython(forwards, backwards)

@@ -1,1 +1,142 @@
-"""The evidence locker (validated uploads, encryption, immutability, custody) arrives with issue 3."""
+"""The evidence locker: originals stored encrypted and locked, their fingerprints, derivatives
+(previews) and the custody log. Triggers in migration 0002 make the database refuse changes."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from cases.models import Case
+from core.crypto import EncryptedTextField
+
+
+class MediaKind(models.TextChoices):
+    IMAGE = "image", _("Image")
+    VIDEO = "video", _("Video")
+    DOCUMENT = "document", _("Document")
+    ARCHIVE = "archive", _("Web capture (WARC)")
+
+
+class EvidenceStatus(models.TextChoices):
+    PROCESSING = "processing", _("Processing")
+    READY = "ready", _("Ready")
+    FAILED = "failed", _("Fingerprinting failed")
+
+
+class Evidence(models.Model):
+    """One original file. Locked from the moment it is stored: content fields never change."""
+
+    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="evidence")
+    sha256 = models.CharField(max_length=64, db_index=True)
+    size = models.BigIntegerField()
+    media_type = models.CharField(max_length=100)
+    kind = models.CharField(max_length=10, choices=MediaKind.choices)
+    # The client's file name, kept as text for people to read; never used as a path.
+    original_name = models.CharField(max_length=255, blank=True, default="")
+    description = EncryptedTextField(blank=True, default="")
+    source_url = models.URLField(max_length=2000, blank=True, default="")
+    captured_at = models.DateTimeField(null=True, blank=True)
+    storage_key = models.CharField(max_length=200, unique=True)
+    wrapped_key = models.TextField()
+    key_id = models.CharField(max_length=16)
+    locked = models.BooleanField(default=True)
+    status = models.CharField(max_length=12, choices=EvidenceStatus.choices, default=EvidenceStatus.READY)
+    status_detail = models.CharField(max_length=300, blank=True, default="")
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    frame_count = models.PositiveIntegerField(null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    last_verified_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "evidence"
+
+    def __str__(self) -> str:
+        return f"{self.media_type} {self.sha256[:12]}"
+
+
+class Derivative(models.Model):
+    """Server-made previews (metadata stripped, downscaled), stored encrypted like originals."""
+
+    class Kind(models.TextChoices):
+        PREVIEW = "preview", _("Preview")
+        PREVIEW_BLURRED = "preview_blurred", _("Blurred preview")
+
+    evidence = models.ForeignKey(Evidence, on_delete=models.CASCADE, related_name="derivatives")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    media_type = models.CharField(max_length=50)
+    storage_key = models.CharField(max_length=200, unique=True)
+    wrapped_key = models.TextField()
+    key_id = models.CharField(max_length=16)
+    size = models.BigIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["evidence", "kind"], name="one_derivative_per_kind")]
+
+
+class Fingerprint(models.Model):
+    evidence = models.ForeignKey(Evidence, on_delete=models.CASCADE, related_name="fingerprints")
+    algorithm = models.CharField(max_length=10)
+    value = models.CharField(max_length=64)
+    quality = models.PositiveSmallIntegerField(null=True, blank=True)
+    mirrored = models.BooleanField(default=False)
+    frame_ms = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["frame_ms", "algorithm", "mirrored"]
+        indexes = [models.Index(fields=["algorithm", "value"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["evidence", "algorithm", "mirrored", "frame_ms"],
+                name="one_fingerprint_per_frame",
+                nulls_distinct=False,
+            )
+        ]
+
+
+class CustodyAction(models.TextChoices):
+    UPLOAD = "upload", _("Uploaded")
+    CAPTURE = "capture", _("Captured from the web")
+    VIEW = "view", _("Viewed (blurred)")
+    REVEAL = "reveal", _("Viewed unblurred")
+    DOWNLOAD = "download", _("Original downloaded")
+    EXPORT = "export", _("Exported")
+    VERIFY = "verify", _("Integrity verified")
+    VERIFY_FAILED = "verify_failed", _("Integrity check FAILED")
+    FINGERPRINT = "fingerprint", _("Fingerprinted")
+    REWRAP = "rewrap", _("Encryption key rotated")
+
+
+class CustodyEvent(models.Model):
+    """Who touched the evidence, when and why. Append-only in the database."""
+
+    evidence = models.ForeignKey(Evidence, on_delete=models.PROTECT, related_name="custody")
+    action = models.CharField(max_length=20, choices=CustodyAction.choices)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+")
+    actor_username = models.CharField(max_length=150, blank=True, default="")
+    reason = models.CharField(max_length=1000, blank=True, default="")
+    details = models.JSONField(default=dict, blank=True)
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+
+class DownloadGrant(models.Model):
+    """A supervisor's explicit permission for one person to download one case's originals."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="download_grants")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    granted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    reason = models.CharField(max_length=1000)
+    expires_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)

@@ -90,12 +90,42 @@ LANGUAGE_COOKIE_NAME = "lang"
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "staticfiles")))
-STORAGES = {
+STORAGES: dict[str, dict[str, object]] = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 
 EVIDENCE_ROOT = Path(env_str("EVIDENCE_ROOT", str(VAR_DIR / "evidence")))
+# Older master keys still able to unwrap data keys during a rotation (comma-separated).
+EVIDENCE_ENCRYPTION_OLD_KEYS = env_list("EVIDENCE_ENCRYPTION_OLD_KEYS", "")
+# Ed25519 seed (URL-safe base64, 32 bytes) for signing export packages; derived from the master key when empty.
+EXPORT_SIGNING_KEY = env_str("EXPORT_SIGNING_KEY", "")
+_MIB = 1024 * 1024
+EVIDENCE_LIMITS = {
+    "max_image_bytes": env_int("EVIDENCE_MAX_IMAGE_BYTES", 50 * _MIB),
+    "max_video_bytes": env_int("EVIDENCE_MAX_VIDEO_BYTES", 2048 * _MIB),
+    "max_document_bytes": env_int("EVIDENCE_MAX_DOCUMENT_BYTES", 50 * _MIB),
+    "max_pixels": env_int("EVIDENCE_MAX_PIXELS", 100_000_000),
+    "max_image_frames": env_int("EVIDENCE_MAX_IMAGE_FRAMES", 1000),
+    "max_video_frames": env_int("EVIDENCE_MAX_VIDEO_FRAMES", 700_000),
+    "max_duration_s": env_int("EVIDENCE_MAX_DURATION_S", 3 * 3600),
+    "files_per_request": env_int("EVIDENCE_MAX_FILES_PER_REQUEST", 20),
+    "parse_memory_mb": env_int("EVIDENCE_PARSE_MEMORY_MB", 1536),
+    "parse_cpu_s": env_int("EVIDENCE_PARSE_CPU_S", 30),
+    "parse_timeout_s": env_int("EVIDENCE_PARSE_TIMEOUT_S", 40),
+}
+# Uploads stream to temporary files (never memory) and stop at the largest allowed size.
+FILE_UPLOAD_HANDLERS = ["core.uploads.HashingUploadHandler"]
+UPLOAD_MAX_BYTES = max(
+    EVIDENCE_LIMITS["max_image_bytes"], EVIDENCE_LIMITS["max_video_bytes"], EVIDENCE_LIMITS["max_document_bytes"]
+)
+DATA_UPLOAD_MAX_NUMBER_FILES = EVIDENCE_LIMITS["files_per_request"]
+FILE_UPLOAD_PERMISSIONS = 0o600
+# Encrypted evidence blobs: files on disk by default, S3-compatible storage in production.
+STORAGES["evidence"] = {
+    "BACKEND": "django.core.files.storage.FileSystemStorage",
+    "OPTIONS": {"location": str(EVIDENCE_ROOT), "file_permissions_mode": 0o600, "directory_permissions_mode": 0o700},
+}
 # Outbound HTTP may reach private/loopback addresses only when listed here (tests, demo).
 OUTBOUND_ALLOWLIST = env_list("OUTBOUND_ALLOWLIST", "")
 
@@ -177,6 +207,8 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     "verify-audit-chain": {"task": "core.tasks.verify_audit_chain_task", "schedule": 6 * 3600.0},
     "beat-heartbeat": {"task": "core.tasks.beat_heartbeat", "schedule": 60.0},
+    "verify-all-evidence": {"task": "evidence.tasks.verify_all_evidence", "schedule": 24 * 3600.0},
+    "reprocess-stuck-videos": {"task": "evidence.tasks.reprocess_stuck_videos", "schedule": 15 * 60.0},
 }
 
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")

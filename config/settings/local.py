@@ -21,3 +21,4 @@ OUTBOUND_ALLOWLIST = env_list("OUTBOUND_ALLOWLIST", "127.0.0.1,::1,localhost")
 # The embedded defaults keep everything under var/ (database, broker queue, mail, evidence).
 for _folder in (VAR_DIR, VAR_DIR / "broker", VAR_DIR / "mail"):
     _folder.mkdir(parents=True, exist_ok=True)
+SILENCED_SYSTEM_CHECKS = ["models.W047"]  # SQLite only: the demo relies on the row lock instead

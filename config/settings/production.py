@@ -44,5 +44,17 @@ if EVIDENCE_S3_BUCKET:
     AWS_S3_ENDPOINT_URL = env_str("AWS_S3_ENDPOINT_URL", "")
     AWS_ACCESS_KEY_ID = env_secret("AWS_ACCESS_KEY_ID")
     AWS_SECRET_ACCESS_KEY = env_secret("AWS_SECRET_ACCESS_KEY")
+    STORAGES["evidence"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": EVIDENCE_S3_BUCKET,
+            "endpoint_url": AWS_S3_ENDPOINT_URL or None,
+            "access_key": AWS_ACCESS_KEY_ID,
+            "secret_key": AWS_SECRET_ACCESS_KEY,
+            "default_acl": "private",
+            "querystring_auth": True,
+            "file_overwrite": False,
+        },
+    }
 
 EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"

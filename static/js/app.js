@@ -7,3 +7,44 @@
     select.addEventListener("change", function () { select.form.submit(); });
   });
 })();
+
+// Evidence upload with a progress bar. Without JavaScript the form posts normally.
+(function () {
+  "use strict";
+  document.querySelectorAll("form[data-upload]").forEach(function (form) {
+    form.addEventListener("submit", function (event) {
+      if (!window.XMLHttpRequest || !window.FormData) { return; }
+      event.preventDefault();
+      var bar = form.querySelector("[data-progress]");
+      var list = form.querySelector("[data-results]");
+      var button = form.querySelector("button[type=submit]");
+      var xhr = new XMLHttpRequest();
+      xhr.open("POST", form.action);
+      xhr.setRequestHeader("Accept", "application/json");
+      bar.hidden = false; bar.value = 0; button.disabled = true; list.textContent = "";
+      xhr.upload.addEventListener("progress", function (e) {
+        if (e.lengthComputable) { bar.value = Math.round((e.loaded / e.total) * 100); }
+      });
+      xhr.addEventListener("load", function () {
+        button.disabled = false; bar.value = 100;
+        var data = {};
+        try { data = JSON.parse(xhr.responseText); } catch (err) { data = {detail: xhr.statusText}; }
+        var results = data.results || [{name: "", ok: false, error: data.detail || xhr.statusText}];
+        results.forEach(function (r) {
+          var li = document.createElement("li");
+          li.className = r.ok ? "ok" : "err";
+          li.textContent = (r.name ? r.name + ": " : "") + (r.ok ? form.dataset.okText || "✓" : r.error);
+          list.appendChild(li);
+        });
+        if (results.some(function (r) { return r.ok; })) {
+          setTimeout(function () { window.location.reload(); }, 1200);
+        }
+      });
+      xhr.addEventListener("error", function () {
+        button.disabled = false;
+        var li = document.createElement("li"); li.className = "err"; li.textContent = "Network error"; list.appendChild(li);
+      });
+      xhr.send(new FormData(form));
+    });
+  });
+})();

@@ -1,0 +1,53 @@
+"""Thin tasks: load by id, call a service, own the retries."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from core import alerts
+
+
+@shared_task(name="evidence.tasks.process_video", autoretry_for=(OSError,), retry_backoff=True, max_retries=5, acks_late=True)
+def process_video(evidence_id: int) -> bool:
+    from evidence.services import evidence_process_video
+
+    return evidence_process_video(evidence_id)
+
+
+@shared_task(name="evidence.tasks.reprocess_stuck_videos")
+def reprocess_stuck_videos() -> int:
+    """Re-queues videos still processing after an hour (a lost wake-up or a killed worker)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from evidence.models import Evidence, EvidenceStatus
+
+    stuck = Evidence.objects.filter(status=EvidenceStatus.PROCESSING, created_at__lt=timezone.now() - timedelta(hours=1))
+    count = 0
+    for evidence_id in stuck.values_list("pk", flat=True):
+        process_video.delay(evidence_id)
+        count += 1
+    return count
+
+
+@shared_task(name="evidence.tasks.verify_all_evidence")
+def verify_all_evidence() -> dict[str, int]:
+    from evidence.models import Evidence
+    from evidence.services import evidence_verify
+
+    checked = failed = 0
+    bad: list[str] = []
+    for evidence in Evidence.objects.select_related("case").iterator(chunk_size=200):
+        checked += 1
+        if not evidence_verify(evidence=evidence):
+            failed += 1
+            bad.append(f"evidence {evidence.pk} (case {evidence.case.reference})")
+    if failed:
+        alerts.notify_admins(
+            subject="Evidence integrity check failed",
+            body=f"{failed} of {checked} evidence files failed the integrity check: "
+            + ", ".join(bad[:50])
+            + ". Run `manage.py verify_evidence` for details.",
+        )
+    return {"checked": checked, "failed": failed}
