@@ -39,6 +39,15 @@ def _field_key() -> bytes:
     return derive_key(master_key(), b"victimsupport field encryption v1")
 
 
+def _old_field_keys() -> list[bytes]:
+    # During a key rotation the previous master keys still open values not yet re-encrypted.
+    keys = []
+    for value in getattr(settings, "EVIDENCE_ENCRYPTION_OLD_KEYS", []):
+        raw = base64.urlsafe_b64decode(value.encode("ascii") + b"=" * (-len(value) % 4))
+        keys.append(derive_key(raw, b"victimsupport field encryption v1"))
+    return keys
+
+
 def encrypt_text(plain: str) -> str:
     nonce = os.urandom(12)
     sealed = AESGCM(_field_key()).encrypt(nonce, plain.encode("utf-8"), b"field")
@@ -49,10 +58,32 @@ def decrypt_text(stored: str) -> str:
     if not stored.startswith(_PREFIX):
         raise DecryptionError("Value is not in the expected encrypted format.")
     raw = base64.b64decode(stored[len(_PREFIX) :])
-    try:
-        return AESGCM(_field_key()).decrypt(raw[:12], raw[12:], b"field").decode("utf-8")
-    except InvalidTag as exc:
-        raise DecryptionError("Encrypted value failed authentication.") from exc
+    for key in (_field_key(), *_old_field_keys()):
+        try:
+            return AESGCM(key).decrypt(raw[:12], raw[12:], b"field").decode("utf-8")
+        except InvalidTag:
+            continue
+    raise DecryptionError(
+        "An encrypted value does not open with EVIDENCE_ENCRYPTION_KEY (or EVIDENCE_ENCRYPTION_OLD_KEYS): the key is wrong "
+        "or the value was altered."
+    )
+
+
+def reencrypt_all_fields() -> int:
+    """Re-encrypts every encrypted column under the current key (the second half of a rotation)."""
+    from django.apps import apps
+
+    count = 0
+    for model in apps.get_models():
+        fields = [f.name for f in model._meta.get_fields() if isinstance(f, EncryptedTextField)]
+        if not fields:
+            continue
+        for row in model._default_manager.only("pk", *fields).iterator(chunk_size=500):
+            values = {name: getattr(row, name) for name in fields}
+            # .update() bypasses save() side effects; get_prep_value encrypts with the current key.
+            model._default_manager.filter(pk=row.pk).update(**values)
+            count += 1
+    return count
 
 
 class EncryptedTextField(models.TextField):

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
@@ -8,9 +10,22 @@ class MultipleFileInput(forms.ClearableFileInput):
     allow_multiple_selected = True
 
 
+class MultipleFileField(forms.FileField):
+    """Accepts several files in one field (Django's documented pattern)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", MultipleFileInput())
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data: Any, initial: Any = None) -> Any:
+        if isinstance(data, list | tuple):
+            return [super(MultipleFileField, self).clean(d, initial) for d in data]
+        return [super().clean(data, initial)] if data else []
+
+
 class UploadForm(forms.Form):
     prefix = "evidence"
-    upload = forms.FileField(
+    upload = MultipleFileField(
         label=_("Files"),
         widget=MultipleFileInput(attrs={"multiple": True}),
         help_text=_("Images, videos or PDF documents. Several at once are fine."),
@@ -45,3 +60,13 @@ class GrantForm(forms.Form):
     def __init__(self, *args: object, staff: object = (), **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.fields["user"].choices = [(str(u.pk), u.username) for u in staff]  # type: ignore[attr-defined]
+
+
+class CaptureForm(forms.Form):
+    prefix = "capture"
+    urls = forms.CharField(
+        label=_("Web addresses to preserve (one per line)"),
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=200_000,
+        help_text=_("A worker saves each page as a web archive and stores every image and video on it as locked evidence."),
+    )

@@ -140,3 +140,29 @@ class DownloadGrant(models.Model):
     reason = models.CharField(max_length=1000)
     expires_at = models.DateTimeField()
     created_at = models.DateTimeField(auto_now_add=True)
+
+
+class CaptureStatus(models.TextChoices):
+    PENDING = "pending", _("Waiting")
+    RUNNING = "running", _("Capturing")
+    DONE = "done", _("Captured")
+    FAILED = "failed", _("Failed")
+
+
+class CaptureRequest(models.Model):
+    """One URL to preserve. The row is the truth; the queued task is only a wake-up."""
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="captures")
+    url = models.URLField(max_length=2000)
+    status = models.CharField(max_length=10, choices=CaptureStatus.choices, default=CaptureStatus.PENDING, db_index=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    error = models.CharField(max_length=500, blank=True, default="")
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    media_found = models.PositiveIntegerField(default=0)
+    media_stored = models.PositiveIntegerField(default=0)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]

@@ -130,8 +130,9 @@ def probe_video(path: Path, out: Path, max_pixels: int, max_frames: int, max_dur
 
 
 def _video_fingerprints_and_sheet(path: Path, out: Path, max_frames: int, max_duration: float) -> dict[str, Any]:
-    from hashing.video import fingerprint_video
     from PIL import Image
+
+    from hashing.video import fingerprint_video
 
     try:
         result = fingerprint_video(str(path), max_duration_s=max_duration, max_frames=max_frames)

@@ -18,6 +18,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F as models_F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -114,12 +115,20 @@ def evidence_add(
     source_url: str = "",
     captured_at: datetime | None = None,
     reuse_duplicate: bool = False,
+    system_archive: bool = False,
 ) -> Evidence:
-    """Validates, encrypts, stores and locks one file as evidence of a case."""
+    """Validates, encrypts, stores and locks one file as evidence of a case.
+
+    system_archive marks a WARC file the system wrote itself from a capture: it is stored and
+    locked like any evidence but not parsed as media.
+    """
     _require_case_role(acting_user)
     if transaction.get_connection().in_atomic_block:
         raise RuntimeError("evidence_add stores files and must not run inside a transaction")
-    media_type, kind, _size = check_file(incoming.path)
+    if system_archive:
+        media_type, kind = "application/warc", MediaKind.ARCHIVE.value
+    else:
+        media_type, kind, _size = check_file(incoming.path)
     duplicate = Evidence.objects.filter(case=case, sha256=incoming.sha256).first() if incoming.sha256 else None
     if duplicate is not None:
         if reuse_duplicate:
@@ -128,7 +137,7 @@ def evidence_add(
     stored: list[str] = []
     with tempfile.TemporaryDirectory(prefix="probe-") as out_dir:
         out = Path(out_dir)
-        result = _probe(incoming.path, kind, out)
+        result: dict[str, Any] = {} if system_archive else _probe(incoming.path, kind, out)
         try:
             original = storage.store_file(incoming.path)
             stored.append(original.key)
@@ -408,3 +417,125 @@ def evidence_export(*, case: Case, items: list[Evidence], acting_user: User, rea
             "evidence.export", actor=acting_user, obj=case, details={"items": [i.pk for i in items], "reason": reason[:500]}
         )
     return path
+
+
+# URL capture ----------------------------------------------------------------------------------
+
+
+def capture_request(*, case: Case, urls: list[str], acting_user: User) -> list[Any]:
+    """Records each URL to preserve and queues a worker for it after commit."""
+    from django.core.exceptions import ValidationError
+    from django.core.validators import URLValidator
+
+    from evidence.models import CaptureRequest
+    from evidence.tasks import capture_url
+
+    _require_case_role(acting_user)
+    validator = URLValidator(schemes=["http", "https"])
+    cleaned: list[str] = []
+    for raw in urls:
+        url = raw.strip()
+        if not url:
+            continue
+        try:
+            validator(url)
+        except ValidationError as exc:
+            raise ServiceError(
+                _("This is not a web address that can be captured: %(url)s") % {"url": url[:200]}, field="urls"
+            ) from exc
+        if url not in cleaned:
+            cleaned.append(url)
+    if not cleaned:
+        raise ServiceError(_("Give at least one web address."), field="urls")
+    if len(cleaned) > 500:
+        raise ServiceError(_("At most 500 addresses at once."), field="urls")
+    with transaction.atomic():
+        rows = [CaptureRequest.objects.create(case=case, url=url, requested_by=acting_user) for url in cleaned]
+        audit.record("evidence.capture_requested", actor=acting_user, obj=case, details={"count": len(rows)})
+        ids = [r.pk for r in rows]
+        transaction.on_commit(lambda: [capture_url.delay(i) for i in ids])
+    return rows
+
+
+def capture_run(capture_id: int) -> bool:
+    """Fetches one URL, stores the response as a WARC and every image or video it holds as evidence.
+
+    Runs in a worker. Claims the row first so two workers never capture the same URL; a failure
+    is recorded on the row, never lost.
+    """
+    from core import http
+    from evidence.capture import extract_media_urls, warc_records
+    from evidence.models import CaptureRequest, CaptureStatus
+
+    # Claim by a conditional UPDATE: of two workers woken for the same row, only one gets 1 back.
+    claimed = CaptureRequest.objects.filter(pk=capture_id, status=CaptureStatus.PENDING).update(
+        status=CaptureStatus.RUNNING, attempts=models_F("attempts") + 1
+    )
+    row = CaptureRequest.objects.select_related("case", "requested_by").filter(pk=capture_id).first()
+    if not claimed or row is None:
+        return False
+    limits = settings.EVIDENCE_LIMITS
+    captured_at = timezone.now()
+    try:
+        response = http.request("GET", row.url, max_bytes=int(limits["max_image_bytes"]), timeout=20)
+    except http.OutboundError as exc:
+        _capture_finish(row, CaptureStatus.FAILED, error=str(exc)[:500])
+        return False
+    with tempfile.TemporaryDirectory(prefix="capture-") as work:
+        work_dir = Path(work)
+        warc_path = work_dir / "page.warc.gz"
+        warc_path.write_bytes(
+            warc_records(row.url, response.status, list(response.headers.items()), response.body, captured_at=captured_at,
+                         ip_address=response.remote_address or None)
+        )  # fmt: skip
+        evidence_add(
+            case=row.case, incoming=IncomingFile(path=warc_path, name="page.warc.gz"), acting_user=row.requested_by,
+            source_url=row.url, captured_at=captured_at, reuse_duplicate=True, system_archive=True,
+            description=f"HTTP {response.status} capture of the page",
+        )  # fmt: skip
+        content_type = response.headers.get("Content-Type", "")
+        if content_type.split(";")[0].strip().startswith(("image/", "video/")):
+            media = [(row.url, response.body)]
+        else:
+            media = []
+            for ref in extract_media_urls(response.body, response.url, content_type)[:50]:
+                media.append((ref.url, b""))
+        found, stored = len(media), 0
+        problems: list[str] = []
+        for index, (url, body) in enumerate(media):
+            path = work_dir / f"media-{index}"
+            try:
+                if body:
+                    path.write_bytes(body)
+                else:
+                    got = http.stream_to_file(url, path, max_bytes=int(limits["max_video_bytes"]), timeout=20)
+                    if got.status != 200:
+                        problems.append(f"{url[:100]}: HTTP {got.status}")
+                        continue
+                evidence_add(
+                    case=row.case, incoming=IncomingFile(path=path, name=url.rsplit("/", 1)[-1][:200]),
+                    acting_user=row.requested_by, source_url=url, captured_at=captured_at, reuse_duplicate=True,
+                )  # fmt: skip
+                stored += 1
+            except (http.OutboundError, ServiceError) as exc:
+                problems.append(f"{url[:100]}: {getattr(exc, 'message', str(exc))[:150]}")
+    _capture_finish(
+        row,
+        CaptureStatus.DONE,
+        http_status=response.status,
+        media_found=found,
+        media_stored=stored,
+        error="; ".join(problems)[:500],
+    )
+    return True
+
+
+def _capture_finish(row: Any, status: str, **fields: Any) -> None:
+    from evidence.models import CaptureRequest
+
+    with transaction.atomic():
+        CaptureRequest.objects.filter(pk=row.pk).update(status=status, finished_at=timezone.now(), **fields)
+        audit.record(
+            "evidence.capture_done" if status == "done" else "evidence.capture_failed", actor=None, obj=row.case,
+            details={"capture": row.pk, "media_stored": fields.get("media_stored", 0)},
+        )  # fmt: skip

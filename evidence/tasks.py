@@ -51,3 +51,31 @@ def verify_all_evidence() -> dict[str, int]:
             + ". Run `manage.py verify_evidence` for details.",
         )
     return {"checked": checked, "failed": failed}
+
+
+@shared_task(name="evidence.tasks.capture_url", acks_late=True)
+def capture_url(capture_id: int) -> bool:
+    from evidence.services import capture_run
+
+    return capture_run(capture_id)
+
+
+@shared_task(name="evidence.tasks.requeue_pending_captures")
+def requeue_pending_captures() -> int:
+    """Wakes captures whose message was lost (broker down, worker killed) after five minutes."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from evidence.models import CaptureRequest, CaptureStatus
+
+    # A capture left running for 15 minutes lost its worker: give it back to the queue.
+    CaptureRequest.objects.filter(
+        status=CaptureStatus.RUNNING, created_at__lt=timezone.now() - timedelta(minutes=15), attempts__lt=5
+    ).update(status=CaptureStatus.PENDING)
+    stale = CaptureRequest.objects.filter(status=CaptureStatus.PENDING, created_at__lt=timezone.now() - timedelta(minutes=5))
+    count = 0
+    for capture_id in stale.values_list("pk", flat=True)[:1000]:
+        capture_url.delay(capture_id)
+        count += 1
+    return count

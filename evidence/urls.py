@@ -13,4 +13,5 @@ urlpatterns = [
     path("case/<int:case_pk>/upload/", views.upload, name="upload"),
     path("case/<int:case_pk>/grant/", views.grant, name="grant"),
     path("case/<int:case_pk>/export/", views.export, name="export"),
+    path("case/<int:case_pk>/capture/", views.capture, name="capture"),
 ]

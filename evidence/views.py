@@ -19,7 +19,7 @@ from core.errors import NotFound, ServiceError
 from core.models import User
 from core.roles import CASE_ROLES, Role
 from evidence import selectors, services, storage
-from evidence.forms import DownloadForm, GrantForm, RevealForm, UploadForm
+from evidence.forms import CaptureForm, DownloadForm, GrantForm, RevealForm, UploadForm
 from evidence.models import Derivative, Evidence
 
 REVEAL_SECONDS = 10 * 60
@@ -260,3 +260,23 @@ def export(request: HttpRequest, case_pk: int) -> HttpResponseBase:
     path.unlink()  # the open handle keeps the bytes readable until the response is sent
     response = FileResponse(handle, as_attachment=True, filename=f"{case.reference}-evidence.zip", content_type="application/zip")
     return _private(response)
+
+
+@require_POST
+def capture(request: HttpRequest, case_pk: int) -> HttpResponse:
+    if getattr(request.user, "role", None) not in CASE_ROLES:
+        raise Http404
+    try:
+        case = case_get(user=request.user, pk=case_pk)
+    except NotFound as exc:
+        raise Http404 from exc
+    form = CaptureForm(request.POST)
+    if form.is_valid():
+        try:
+            rows = services.capture_request(case=case, urls=form.cleaned_data["urls"].splitlines(), acting_user=_actor(request))
+            messages.success(request, _("%(n)s addresses queued for capture.") % {"n": len(rows)})
+        except ServiceError as exc:
+            messages.error(request, exc.message)
+    else:
+        messages.error(request, _("Give at least one web address."))
+    return redirect(f"/cases/{case.pk}/#evidence")

@@ -209,6 +209,7 @@ CELERY_BEAT_SCHEDULE = {
     "beat-heartbeat": {"task": "core.tasks.beat_heartbeat", "schedule": 60.0},
     "verify-all-evidence": {"task": "evidence.tasks.verify_all_evidence", "schedule": 24 * 3600.0},
     "reprocess-stuck-videos": {"task": "evidence.tasks.reprocess_stuck_videos", "schedule": 15 * 60.0},
+    "requeue-pending-captures": {"task": "evidence.tasks.requeue_pending_captures", "schedule": 5 * 60.0},
 }
 
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")

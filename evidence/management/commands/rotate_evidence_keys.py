@@ -4,6 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
+from core.crypto import reencrypt_all_fields
 from evidence.services import evidence_rewrap_all
 
 
@@ -15,4 +16,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         count = evidence_rewrap_all()
-        self.stdout.write(self.style.SUCCESS(f"Re-wrapped {count} data keys with the current master key."))
+        rows = reencrypt_all_fields()
+        self.stdout.write(
+            self.style.SUCCESS(f"Re-wrapped {count} data keys and re-encrypted {rows} records with the current master key.")
+        )
