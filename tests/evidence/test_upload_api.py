@@ -198,3 +198,31 @@ def test_no_stored_file_holds_the_original_bytes(caseworker, api_for, clean_evid
         assert data[len(data) // 2 : len(data) // 2 + 64] not in blob
         assert b"\x89PNG" not in blob and b"\xff\xd8\xff" not in blob
         assert oct(path.stat().st_mode & 0o777) == "0o600"
+
+
+@pytest.mark.parametrize(
+    ("fmt", "codec", "name", "media_type"),
+    [
+        ("mp4", "libx264", "clip.mp4", "video/mp4"),
+        ("mov", "mpeg4", "clip.mov", "video/quicktime"),
+        ("webm", "libvpx", "clip.webm", "video/webm"),
+        ("matroska", "mpeg4", "clip.mkv", "video/x-matroska"),
+        ("avi", "mpeg4", "clip.avi", "video/x-msvideo"),
+    ],
+)
+def test_video_containers_are_accepted_and_queued(caseworker, api_for, fmt, codec, name, media_type) -> None:
+    case = factories.make_case(caseworker)
+    clip = media.video_bytes(seconds=1, size=(160, 120), fps=5, codec=codec, fmt=fmt)
+    response = _upload(api_for(caseworker), case, name, clip)
+    assert response.status_code == 201, response.json()
+    assert response.json()["media_type"] == media_type
+    assert response.json()["status"] == "processing"
+
+
+def test_video_over_the_duration_limit_is_refused(caseworker, api_for, settings, clean_evidence_root) -> None:
+    settings.EVIDENCE_LIMITS = {**settings.EVIDENCE_LIMITS, "max_duration_s": 1}
+    case = factories.make_case(caseworker)
+    response = _upload(api_for(caseworker), case, "long.mp4", media.video_bytes(seconds=4, size=(160, 120), fps=5))
+    assert response.status_code == 422
+    assert "too long" in response.json()["detail"]
+    assert stored_files(clean_evidence_root) == []

@@ -1,0 +1,152 @@
+"""fingerprint_file: the draft-decoding fast path agrees with a full decode; hostile files are refused fast."""
+
+from __future__ import annotations
+
+import io
+import struct
+import time
+import zlib
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+import hashing.image
+from hashing.errors import ImageTooLarge, ImageTooSmall, UnreadableImage
+from hashing.image import PDQ, PHASH, Fingerprint, fingerprint_file, fingerprint_image, hamming_hex
+from tests.hashing.synthetic import scenery, size_for_megapixels
+
+# Measured over the photographs below (docs/hashing.md): pHash never differed, PDQ by at most 4 bits.
+FAST_PATH_PHASH_BOUND = 2
+FAST_PATH_PDQ_BOUND = 8
+
+
+def distances(a: list[Fingerprint], b: list[Fingerprint]) -> dict[tuple[str, bool], int]:
+    assert [(f.algorithm, f.mirrored) for f in a] == [(f.algorithm, f.mirrored) for f in b]
+    return {(x.algorithm, x.mirrored): hamming_hex(x.value, y.value) for x, y in zip(a, b, strict=True)}
+
+
+def assert_close(full: list[Fingerprint], fast: list[Fingerprint]) -> None:
+    for (algorithm, _), distance in distances(full, fast).items():
+        assert distance <= (FAST_PATH_PDQ_BOUND if algorithm == PDQ else FAST_PATH_PHASH_BOUND), distances(full, fast)
+
+
+@pytest.mark.parametrize("megapixels", [0.3, 1, 2, 3, 6, 12])
+def test_draft_decoding_agrees_with_full_decoding(tmp_path: Path, megapixels: float) -> None:
+    path = tmp_path / "photo.jpg"
+    scenery(int(megapixels * 10), *size_for_megapixels(megapixels)).save(path, quality=85)
+    with Image.open(path) as full:
+        assert_close(fingerprint_image(full), fingerprint_file(path, max_pixels=50_000_000))
+
+
+def test_draft_decodes_at_reduced_size(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "photo.jpg"
+    scenery(1, 4000, 3000).save(path, quality=85)
+    seen = []
+    real = hashing.image.fingerprint_luma
+
+    def spy(gray: Image.Image, **kwargs: object) -> list[Fingerprint]:
+        seen.append((gray.mode, gray.size))
+        return real(gray, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(hashing.image, "fingerprint_luma", spy)
+    fingerprint_file(path, max_pixels=50_000_000)
+    # libjpeg scaled by 1/4: the smallest scale that still covers PDQ's 512x384, decoded as luma only.
+    assert seen == [("L", (1000, 750))]
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "WEBP", "TIFF", "BMP", "GIF"])
+def test_other_formats_agree_with_full_decoding(tmp_path: Path, fmt: str) -> None:
+    picture = scenery(2, 1800, 1200)
+    path = tmp_path / f"photo.{fmt.lower()}"
+    picture.save(path, fmt, **({"lossless": True} if fmt == "WEBP" else {}))
+    with Image.open(path) as full:
+        assert_close(fingerprint_image(full), fingerprint_file(path, max_pixels=50_000_000))
+
+
+def test_file_objects_and_paths_give_the_same(tmp_path: Path) -> None:
+    path = tmp_path / "photo.jpg"
+    scenery(3, 900, 700).save(path, quality=90)
+    assert fingerprint_file(io.BytesIO(path.read_bytes()), max_pixels=10**7) == fingerprint_file(str(path), max_pixels=10**7)
+
+
+def test_algorithms_subset(tmp_path: Path) -> None:
+    path = tmp_path / "photo.jpg"
+    scenery(4, 900, 700).save(path, quality=90)
+    both = fingerprint_file(path, max_pixels=10**7)
+    only = fingerprint_file(path, max_pixels=10**7, algorithms=(PHASH,))
+    assert only == [f for f in both if f.algorithm == PHASH]
+    with pytest.raises(ValueError, match="algorithms"):
+        fingerprint_file(path, max_pixels=10**7, algorithms=("md5",))
+
+
+# --- Hostile input -----------------------------------------------------------------------------
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def png_claiming(width: int, height: int) -> bytes:
+    """A PNG whose header claims a huge image, followed by a few bytes of compressed zeros:
+    a decompression bomb as it arrives, never decoded by the code under test."""
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit grayscale
+    data = zlib.compress(b"\x00" * 100_000)
+    return b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header) + _png_chunk(b"IDAT", data) + _png_chunk(b"IEND", b"")
+
+
+@pytest.mark.parametrize(("width", "height"), [(60_000, 60_000), (9_000, 9_000)])
+def test_decompression_bomb_is_refused_from_the_header(width: int, height: int) -> None:
+    started = time.perf_counter()
+    with pytest.raises(ImageTooLarge):
+        fingerprint_file(io.BytesIO(png_claiming(width, height)), max_pixels=50_000_000)
+    assert time.perf_counter() - started < 0.5
+
+
+def test_large_jpeg_header_is_refused_before_decoding(tmp_path: Path) -> None:
+    path = tmp_path / "big.jpg"
+    scenery(5, 3000, 2000).save(path, quality=80)
+    started = time.perf_counter()
+    with pytest.raises(ImageTooLarge, match="3000x2000"):
+        fingerprint_file(path, max_pixels=5_000_000)
+    assert time.perf_counter() - started < 0.1
+
+
+def test_truncated_jpeg(tmp_path: Path) -> None:
+    path = tmp_path / "photo.jpg"
+    scenery(6, 1200, 900).save(path, quality=85)
+    data = path.read_bytes()
+    with pytest.raises(UnreadableImage):
+        fingerprint_file(io.BytesIO(data[: len(data) // 2]), max_pixels=10**7)
+    with pytest.raises(UnreadableImage):
+        fingerprint_file(io.BytesIO(data[:300]), max_pixels=10**7)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"this is not an image at all" * 100,
+        b"\x89PNG\r\n\x1a\n" + b"\x00" * 64,  # a PNG signature and garbage
+        b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\n",  # EPS: Pillow would run Ghostscript; refused
+        b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n",
+    ],
+    ids=["empty", "text", "png-garbage", "eps", "pdf"],
+)
+def test_non_images(data: bytes) -> None:
+    with pytest.raises(UnreadableImage):
+        fingerprint_file(io.BytesIO(data), max_pixels=10**7)
+
+
+def test_too_small() -> None:
+    out = io.BytesIO()
+    Image.new("RGB", (4, 40), "red").save(out, "PNG")
+    with pytest.raises(ImageTooSmall):
+        fingerprint_file(io.BytesIO(out.getvalue()), max_pixels=10**7)
+    with pytest.raises(ImageTooSmall):
+        fingerprint_image(Image.new("RGB", (40, 3), "red"))
+
+
+def test_missing_file_is_not_an_unreadable_image(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        fingerprint_file(tmp_path / "nope.jpg", max_pixels=10**7)
