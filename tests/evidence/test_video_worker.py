@@ -32,7 +32,9 @@ def test_video_becomes_ready_with_frame_fingerprints(celery_worker_process, case
     wait_until(lambda: api.get(f"/api/v1/evidence/{evidence_id}/").json()["status"] == "ready", timeout=90)
     body = api.get(f"/api/v1/evidence/{evidence_id}/").json()
     md5 = [f for f in body["fingerprints"] if f["algorithm"] == "md5"]
-    assert md5 == [{"algorithm": "md5", "value": hashlib.md5(clip).hexdigest(), "quality": None, "mirrored": False, "frame_ms": None}]  # noqa: S324
+    assert md5 == [
+        {"algorithm": "md5", "value": hashlib.md5(clip).hexdigest(), "quality": None, "mirrored": False, "frame_ms": None}
+    ]  # noqa: S324
     frames = sorted({f["frame_ms"] for f in body["fingerprints"] if f["algorithm"] == "pdq"})
     assert len(frames) >= 4  # one a second at least
     assert frames[0] == 0 or frames[0] < 1000
