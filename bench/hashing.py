@@ -11,6 +11,7 @@ Single-threaded for images; video decoding uses FFmpeg's frame threads as the li
 from __future__ import annotations
 
 import argparse
+import functools
 import io
 import itertools
 import statistics
@@ -100,7 +101,7 @@ def bench_images(workdir: Path, rounds: int) -> None:
         paths.append(path)
     sizes = ", ".join(f"{mp} MP {p.stat().st_size / 1e6:.1f} MB" for mp, p in zip(MEGAPIXELS, paths, strict=True))
     print(f"\nImages: synthetic photographs, JPEG q85 ({sizes})\n")
-    times = {name: [best_time(lambda p=p, f=method: f(p), rounds) for p in paths] for name, method in METHODS.items()}
+    times = {name: [best_time(functools.partial(method, p), rounds) for p in paths] for name, method in METHODS.items()}
     header = f"{'method':32}" + "".join(f"{str(mp) + ' MP':>9}" for mp in MEGAPIXELS) + f"{'images/s':>10}"
     print(header + "   (ms per image)")
     print("-" * len(header))
@@ -148,7 +149,7 @@ def bench_video(workdir: Path, rounds: int) -> None:
 
         decode_s = best_time(decode_all, rounds)
         result = fingerprint_video(path, max_duration_s=60, max_frames=10_000)
-        run_s = best_time(lambda path=path: fingerprint_video(path, max_duration_s=60, max_frames=10_000), rounds)
+        run_s = best_time(functools.partial(fingerprint_video, path, max_duration_s=60, max_frames=10_000), rounds)
         speed = 20 / run_s
         frames = len({f.frame_ms for f in result.fingerprints})
         verdict = "MET" if speed >= 10 else "NOT MET"
@@ -240,8 +241,8 @@ def robustness(workdir: Path, count: int = 30) -> None:
     for i in range(20):
         path = workdir / f"fast_{i}.jpg"
         scenery(2000 + i, *size_for_megapixels(0.3 + i * 0.6, 4 / 3 if i % 3 else 3 / 4)).save(path, quality=85)
-        for a, b in zip(exact(path), fingerprint_file(path, max_pixels=MAX_PIXELS), strict=True):
-            fast[a.algorithm].append(hamming_hex(a.value, b.value))
+        for full_fp, fast_fp in zip(exact(path), fingerprint_file(path, max_pixels=MAX_PIXELS), strict=True):
+            fast[full_fp.algorithm].append(hamming_hex(full_fp.value, fast_fp.value))
     print(
         f"draft fast path vs full decode (20 JPEGs, 0.3-11.7 MP, plain+mirrored): "
         f"pHash max {max(fast[PHASH])} mean {statistics.mean(fast[PHASH]):.2f}; "

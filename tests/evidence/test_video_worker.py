@@ -34,7 +34,7 @@ def test_video_becomes_ready_with_frame_fingerprints(celery_worker_process, case
     md5 = [f for f in body["fingerprints"] if f["algorithm"] == "md5"]
     assert md5 == [
         {"algorithm": "md5", "value": hashlib.md5(clip).hexdigest(), "quality": None, "mirrored": False, "frame_ms": None}
-    ]  # noqa: S324
+    ]
     frames = sorted({f["frame_ms"] for f in body["fingerprints"] if f["algorithm"] == "pdq"})
     assert len(frames) >= 4  # one a second at least
     assert frames[0] == 0 or frames[0] < 1000

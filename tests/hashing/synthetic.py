@@ -114,11 +114,12 @@ def write_video(
     total = round(seconds * fps)
     with av.open(str(path), "w") as container:
         stream = container.add_stream(codec, rate=fps)
+        assert isinstance(stream, av.VideoStream)
         stream.width, stream.height = width, height
         stream.pix_fmt = "yuv420p"
         stream.time_base = Fraction(1, fps)
         if options:
-            stream.options = options
+            stream.options = dict(options)
         yy, xx = np.mgrid[0:height, 0:width]
         for index in range(total):
             t = index / fps

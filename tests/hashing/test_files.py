@@ -6,8 +6,11 @@ import io
 import struct
 import time
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+import pillow_heif
 import pytest
 from PIL import Image
 
@@ -62,6 +65,46 @@ def test_other_formats_agree_with_full_decoding(tmp_path: Path, fmt: str) -> Non
     picture.save(path, fmt, **({"lossless": True} if fmt == "WEBP" else {}))
     with Image.open(path) as full:
         assert_close(fingerprint_image(full), fingerprint_file(path, max_pixels=50_000_000))
+
+
+def _rgba(picture: Image.Image) -> Image.Image:
+    rgba = picture.convert("RGBA")
+    rgba.putalpha(Image.linear_gradient("L").resize(picture.size))
+    return rgba
+
+
+def _sixteen_bit(picture: Image.Image) -> Image.Image:
+    return Image.fromarray(np.asarray(picture.convert("L")).astype(np.uint16) * 257)
+
+
+@pytest.mark.parametrize(
+    ("name", "fmt", "make"),
+    [
+        ("cmyk.jpg", "JPEG", lambda p: p.convert("CMYK")),
+        ("gray.jpg", "JPEG", lambda p: p.convert("L")),
+        ("alpha.png", "PNG", _rgba),
+        ("sixteen.png", "PNG", _sixteen_bit),
+        ("photo.heic", "HEIF", lambda p: p),
+        ("photo.avif", "AVIF", lambda p: p),
+    ],
+    ids=["cmyk-jpeg", "gray-jpeg", "rgba-png", "16bit-png", "heic", "avif"],
+)
+def test_modes_and_formats_through_the_fast_path(
+    tmp_path: Path, name: str, fmt: str, make: Callable[[Image.Image], Image.Image]
+) -> None:
+    pillow_heif.register_heif_opener()  # to write the HEIC; fingerprint_file registers it by itself
+    path = tmp_path / name
+    make(scenery(7, 1600, 1200)).save(path, fmt)
+    with Image.open(path) as full:
+        assert_close(fingerprint_image(full), fingerprint_file(path, max_pixels=50_000_000))
+
+
+def test_animated_gif_uses_the_first_frame(tmp_path: Path) -> None:
+    first, second = scenery(8, 600, 400), scenery(9, 600, 400)
+    path = tmp_path / "animated.gif"
+    first.save(path, save_all=True, append_images=[second], duration=100)
+    with Image.open(path) as full:
+        assert_close(fingerprint_image(full), fingerprint_file(path, max_pixels=10**7))
 
 
 def test_file_objects_and_paths_give_the_same(tmp_path: Path) -> None:

@@ -13,10 +13,13 @@ from PIL import Image
 
 from hashing.errors import UnreadableVideo, VideoTooLarge, VideoTooLong
 from hashing.image import PDQ, PDQ_THRESHOLD, PHASH, Fingerprint, fingerprint_image, hamming_hex
-from hashing.video import VideoFingerprints, fingerprint_video
+from hashing.video import MAX_FRAME_PIXELS, VideoFingerprints, fingerprint_video
 from tests.hashing.synthetic import scenery, write_video
 
-LIMITS = {"max_duration_s": 60.0, "max_frames": 5000}
+
+def fingerprint(path: Path, max_frame_pixels: int = MAX_FRAME_PIXELS) -> VideoFingerprints:
+    """fingerprint_video with limits that the test clips are well within."""
+    return fingerprint_video(path, max_duration_s=60.0, max_frames=5000, max_frame_pixels=max_frame_pixels)
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +32,7 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[float]]:
 
 @pytest.fixture(scope="module")
 def clip_result(clip: tuple[Path, list[float]]) -> VideoFingerprints:
-    return fingerprint_video(clip[0], **LIMITS)
+    return fingerprint(clip[0])
 
 
 def frames_of(result: VideoFingerprints) -> dict[int, dict[tuple[str, bool], Fingerprint]]:
@@ -77,9 +80,10 @@ def transcode(source: Path, target: Path, *, codec: str, width: int, height: int
     """A re-upload: decoded, scaled, re-encoded with another codec, size and frame rate."""
     with av.open(str(source)) as src, av.open(str(target), "w") as dst:
         out = dst.add_stream(codec, rate=fps)
+        assert isinstance(out, av.VideoStream)
         out.width, out.height, out.pix_fmt = width, height, "yuv420p"
         out.time_base = Fraction(1, fps)
-        out.options = options
+        out.options = dict(options)
         next_index = 0
         for frame in src.decode(video=0):
             # Keep the frames falling on the new rate's grid: drops frames when slowing down.
@@ -116,7 +120,7 @@ def test_reencoded_copy_matches_frame_by_frame(
         pytest.skip(f"{codec} is not in this PyAV build")
     copy_path = tmp_path / f"copy.{suffix}"
     transcode(clip[0], copy_path, codec=codec, width=size[0], height=size[1], fps=fps, options=options)
-    copy = frames_of(fingerprint_video(copy_path, **LIMITS))
+    copy = frames_of(fingerprint(copy_path))
     original = frames_of(clip_result)
     distances = []
     for ms, fps_at in original.items():
@@ -134,6 +138,7 @@ def test_display_rotation_is_applied(tmp_path: Path) -> None:
     path = tmp_path / "portrait.mp4"
     with av.open(str(path), "w") as container:
         stream = container.add_stream("libx264", rate=10)
+        assert isinstance(stream, av.VideoStream)
         stream.width, stream.height, stream.pix_fmt = 320, 180, "yuv420p"
         # Stored turned 90 degrees clockwise; the matrix turns it back counter-clockwise for display.
         stream.set_display_rotation(90)
@@ -145,7 +150,7 @@ def test_display_rotation_is_applied(tmp_path: Path) -> None:
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
-    frame0 = frames_of(fingerprint_video(path, **LIMITS))[0]
+    frame0 = frames_of(fingerprint(path))[0]
     still = {(f.algorithm, f.mirrored): f for f in fingerprint_image(upright)}
     assert hamming_hex(still[(PDQ, False)].value, frame0[(PDQ, False)].value) <= 16
     assert hamming_hex(still[(PHASH, False)].value, frame0[(PHASH, False)].value) <= 6
@@ -166,7 +171,7 @@ def test_too_many_frames(clip: tuple[Path, list[float]]) -> None:
 
 def test_frames_too_large(clip: tuple[Path, list[float]]) -> None:
     with pytest.raises(VideoTooLarge):
-        fingerprint_video(clip[0], **LIMITS, max_frame_pixels=320 * 200)
+        fingerprint(clip[0], max_frame_pixels=320 * 200)
 
 
 def test_truncated_container(tmp_path: Path, clip: tuple[Path, list[float]]) -> None:
@@ -174,7 +179,7 @@ def test_truncated_container(tmp_path: Path, clip: tuple[Path, list[float]]) -> 
     broken = tmp_path / "broken.mp4"
     broken.write_bytes(clip[0].read_bytes()[: clip[0].stat().st_size // 2])
     with pytest.raises(UnreadableVideo):
-        fingerprint_video(broken, **LIMITS)
+        fingerprint(broken)
 
 
 @pytest.mark.parametrize(
@@ -184,12 +189,12 @@ def test_not_a_video(tmp_path: Path, data: bytes) -> None:
     path = tmp_path / "junk.mp4"
     path.write_bytes(data)
     with pytest.raises(UnreadableVideo):
-        fingerprint_video(path, **LIMITS)
+        fingerprint(path)
 
 
 def test_missing_file_is_not_an_unreadable_video(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
-        fingerprint_video(tmp_path / "nope.mp4", **LIMITS)
+        fingerprint(tmp_path / "nope.mp4")
 
 
 def test_header_limits_are_checked_before_reading_the_file(
@@ -207,6 +212,7 @@ def test_audio_only(tmp_path: Path) -> None:
     path = tmp_path / "sound.wav"
     with av.open(str(path), "w") as container:
         stream = container.add_stream("pcm_s16le", rate=8000)
+        assert isinstance(stream, av.AudioStream)
         frame = av.AudioFrame.from_ndarray(np.zeros((1, 8000), dtype=np.int16), format="s16", layout="mono")
         frame.sample_rate = 8000
         for packet in stream.encode(frame):
@@ -214,4 +220,4 @@ def test_audio_only(tmp_path: Path) -> None:
         for packet in stream.encode():
             container.mux(packet)
     with pytest.raises(UnreadableVideo, match="no video stream"):
-        fingerprint_video(path, **LIMITS)
+        fingerprint(path)
