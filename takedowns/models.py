@@ -1,9 +1,16 @@
-"""Platforms that receive takedown notices. Requests, notices and the outbox arrive with issue 4."""
+"""Platforms, takedown requests, notices (the outbox), delivery attempts and re-checks."""
 
 from __future__ import annotations
 
+import uuid
+
+from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+
+from cases.models import Case
+from core.crypto import EncryptedTextField
+from evidence.models import Evidence
 
 
 class Channel(models.TextChoices):
@@ -17,11 +24,16 @@ class Platform(models.Model):
     domains = models.JSONField(default=list, help_text=_("Host names or IP addresses this platform serves."))
     jurisdiction = models.CharField(max_length=8, default="KR")
     channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.EMAIL)
-    endpoint = models.URLField(blank=True, default="")
+    endpoint = models.URLField(blank=True, default="", max_length=500)
+    secret = EncryptedTextField(blank=True, default="")
     email = models.EmailField(blank=True, default="")
-    web_form_url = models.URLField(blank=True, default="")
+    web_form_url = models.URLField(blank=True, default="", max_length=500)
+    instructions = models.TextField(blank=True, default="")
     notice_language = models.CharField(max_length=10, default="en")
     sla_hours = models.PositiveIntegerField(default=24)
+    escalation_name = models.CharField(max_length=200, blank=True, default="", help_text=_("The regulator to escalate to."))
+    escalation_email = models.EmailField(blank=True, default="")
+    rate_limit_per_minute = models.PositiveIntegerField(default=600)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -29,3 +41,139 @@ class Platform(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class RequestStatus(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    QUEUED = "queued", _("Queued")
+    SENT = "sent", _("Sent")
+    ACKNOWLEDGED = "acknowledged", _("Acknowledged")
+    REMOVED = "removed", _("Removed")
+    REJECTED = "rejected", _("Rejected")
+    FAILED = "failed", _("Failed")
+    REAPPEARED = "reappeared", _("Reappeared")
+
+
+OPEN_STATUSES = [RequestStatus.QUEUED, RequestStatus.SENT, RequestStatus.ACKNOWLEDGED, RequestStatus.REAPPEARED]
+
+
+class TakedownRequest(models.Model):
+    """One URL to be removed. Followed until the system's own check finds it gone, then watched."""
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="takedowns")
+    url = models.URLField(max_length=2000)
+    host = models.CharField(max_length=255, db_index=True)
+    platform = models.ForeignKey(Platform, on_delete=models.PROTECT, null=True, blank=True, related_name="requests")
+    evidence = models.ManyToManyField(Evidence, blank=True, related_name="takedowns")
+    status = models.CharField(max_length=14, choices=RequestStatus.choices, default=RequestStatus.DRAFT, db_index=True)
+    urgent = models.BooleanField(default=False)
+    deadline = models.DateTimeField(null=True, blank=True, db_index=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    removed_at = models.DateTimeField(null=True, blank=True)
+    rejected_at = models.DateTimeField(null=True, blank=True)
+    reappeared_at = models.DateTimeField(null=True, blank=True)
+    ticket = models.CharField(max_length=200, blank=True, default="")
+    platform_message = models.CharField(max_length=2000, blank=True, default="")
+    reminded_at = models.DateTimeField(null=True, blank=True)
+    overdue = models.BooleanField(default=False, db_index=True)
+    escalation_level = models.PositiveSmallIntegerField(default=0)
+    escalated_at = models.DateTimeField(null=True, blank=True)
+    next_check_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    check_count = models.PositiveIntegerField(default=0)
+    watch_until = models.DateTimeField(null=True, blank=True)
+    last_notice_at = models.DateTimeField(null=True, blank=True)
+    next_poll_at = models.DateTimeField(null=True, blank=True)
+    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    approved_at = models.DateTimeField(null=True, blank=True)
+    consent_overridden = models.BooleanField(default=False)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["case", "url"], name="one_request_per_url_per_case")]
+        indexes = [
+            models.Index(fields=["platform", "status"]),
+            models.Index(fields=["status", "next_check_at"]),
+            models.Index(fields=["status", "deadline"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.url
+
+
+class NoticeKind(models.TextChoices):
+    INITIAL = "initial", _("Notice")
+    RESEND = "resend", _("Repeat notice")
+    ESCALATION = "escalation", _("Escalation to regulator")
+
+
+class NoticeStatus(models.TextChoices):
+    PENDING = "pending", _("Waiting to send")
+    SENDING = "sending", _("Sending")
+    DELIVERED = "delivered", _("Delivered")
+    FAILED = "failed", _("Failed")
+    MANUAL = "manual", _("Waiting for a person (web form)")
+    DONE = "done", _("Done by hand")
+
+
+class Notice(models.Model):
+    """The outbox. Written in the same transaction as the approval; the broker only wakes a worker.
+
+    A worker claims a row with a conditional UPDATE (status pending → sending), so two workers
+    never send the same notice; the idempotency key travels with every try.
+    """
+
+    request = models.ForeignKey(TakedownRequest, on_delete=models.PROTECT, related_name="notices")
+    kind = models.CharField(max_length=12, choices=NoticeKind.choices, default=NoticeKind.INITIAL)
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    idempotency_key = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    language = models.CharField(max_length=10, default="en")
+    recipient = models.CharField(max_length=500, blank=True, default="")
+    subject = models.CharField(max_length=300, blank=True, default="")
+    body = models.TextField()
+    status = models.CharField(max_length=10, choices=NoticeStatus.choices, default=NoticeStatus.PENDING, db_index=True)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=2000, blank=True, default="")
+    done_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["status", "next_attempt_at"])]
+
+
+class DeliveryAttempt(models.Model):
+    notice = models.ForeignKey(Notice, on_delete=models.CASCADE, related_name="attempts_log")
+    at = models.DateTimeField(auto_now_add=True)
+    outcome = models.CharField(max_length=20)  # delivered, retry, rate_limited, failed
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    detail = models.CharField(max_length=2000, blank=True, default="")
+    duration_ms = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+
+class CheckOutcome(models.TextChoices):
+    STILL_UP = "still_up", _("Still up")
+    REMOVED = "removed", _("Removed")
+    INCONCLUSIVE = "inconclusive", _("Inconclusive")
+
+
+class Check(models.Model):
+    request = models.ForeignKey(TakedownRequest, on_delete=models.CASCADE, related_name="checks")
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    outcome = models.CharField(max_length=14, choices=CheckOutcome.choices)
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    distance = models.PositiveSmallIntegerField(null=True, blank=True)
+    detail = models.CharField(max_length=500, blank=True, default="")
+
+    class Meta:
+        ordering = ["at", "id"]
