@@ -160,6 +160,8 @@ class EventKind(models.TextChoices):
     CONSENT_OVERRIDE = "consent_override", _("Consent overridden")
     REFERRAL = "referral", _("Referral")
     EDIT = "edit", _("Details edited")
+    TAKEDOWN = "takedown", _("Takedown")
+    EVIDENCE = "evidence", _("Evidence")
 
 
 class CaseEvent(models.Model):

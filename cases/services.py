@@ -320,3 +320,10 @@ def victim_identity_reveal(*, case: Case, acting_user: User) -> dict[str, str]:
     audit.record_now("victim.identity_view", actor=acting_user, obj=case, details={"victim": case.victim_id})
     v = case.victim
     return {"legal_name": v.legal_name, "contact_email": v.contact_email, "contact_phone": v.contact_phone}
+
+
+def case_record_event(
+    *, case: Case, kind: str, text: str = "", data: dict[str, Any] | None = None, author: User | None = None
+) -> CaseEvent:
+    """For other apps (takedowns, evidence) to add entries to a case's timeline. Call in a transaction."""
+    return _event(case, kind, text, author, data)

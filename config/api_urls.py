@@ -2,6 +2,7 @@ from django.urls import path
 
 from cases.api import views as case_views
 from evidence.api import views as evidence_views
+from takedowns.api import views as takedown_views
 
 urlpatterns = [
     path("cases/", case_views.CaseListCreateApi.as_view(), name="api-cases"),
@@ -9,4 +10,9 @@ urlpatterns = [
     path("cases/<str:pk>/consent/", case_views.CaseConsentApi.as_view(), name="api-case-consent"),
     path("cases/<str:pk>/evidence/", evidence_views.CaseEvidenceApi.as_view(), name="api-case-evidence"),
     path("evidence/<str:pk>/", evidence_views.EvidenceDetailApi.as_view(), name="api-evidence-detail"),
+    path("platforms/", takedown_views.PlatformsApi.as_view(), name="api-platforms"),
+    path("takedowns/", takedown_views.TakedownsApi.as_view(), name="api-takedowns"),
+    path("takedowns/<str:pk>/", takedown_views.TakedownDetailApi.as_view(), name="api-takedown-detail"),
+    path("takedowns/<str:pk>/send/", takedown_views.TakedownSendApi.as_view(), name="api-takedown-send"),
+    path("takedowns/<str:pk>/recheck/", takedown_views.TakedownRecheckApi.as_view(), name="api-takedown-recheck"),
 ]

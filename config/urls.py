@@ -8,6 +8,7 @@ urlpatterns = [
     path("", include("core.urls")),
     path("cases/", include("cases.urls")),
     path("evidence/", include("evidence.urls")),
+    path("takedowns/", include("takedowns.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("i18n/catalog.js", JavaScriptCatalog.as_view(), name="js-catalog"),
     path("api/v1/", include("config.api_urls")),

@@ -139,7 +139,7 @@ def _pdq(array: np.ndarray) -> tuple[str, int]:
 def _pdq_pair(array: np.ndarray) -> tuple[tuple[str, int], tuple[str, int]]:
     """PDQ of an image array and of its mirror. The [:, ::-1] view is the mirrored image, pixel
     for pixel, without a copy. Deriving the mirror from the DCT (pdqhash.compute_dihedral) would
-    save a pass but differs from hashing a mirrored copy by ~12 bits: PDQ's decimation is not symmetric."""
+    save a pass but differs from hashing a mirrored copy by 2-10 bits: PDQ's decimation is not symmetric."""
     return _pdq(array), _pdq(array[:, ::-1])
 
 
@@ -178,7 +178,8 @@ def fingerprint_luma(
 
     PDQ gets the luma plane broadcast to three channels (no copy); its luma weights sum to 1, so
     it sees the same values. The pHash resize box-reduces first when the image is 4x larger than
-    32x32 or more (reducing_gap=2): measured, no bit changes against the exact resize.
+    32x32 or more (reducing_gap=2): measured on 40 images, 0 bits changed for 33 and 2 for 7,
+    for a fraction of the cost.
     """
     _check_algorithms(algorithms)
     _check_min_size(gray)

@@ -1,7 +1,7 @@
 """Video fingerprints: the file's MD5 plus pHash and PDQ of sampled frames.
 
 Frames are sampled on a fixed time grid (by default the first decoded frame at or after every
-whole second, as Meta's vPDQ does) plus the first frame of every scene cut, so a short scene
+whole second) plus the first frame of every scene cut, so that a short scene
 between two grid points is not missed. Each sampled frame gets the same four fingerprints as a
 still image (pHash and PDQ, plain and mirrored), with frame_ms set. Because the grid is in time,
 not in frame numbers, a re-encode at another frame rate samples (nearly) the same moments.
@@ -32,8 +32,8 @@ from hashing.errors import UnreadableVideo, VideoTooLarge, VideoTooLong
 from hashing.image import MIN_SIDE, Fingerprint, fingerprint_luma, pdq_input_size
 
 # Mean absolute difference (0-1, on 32x18 luma thumbnails) between consecutive decoded frames
-# above which a frame starts a new scene. Measured on the synthetic clips (docs/hashing.md): pans
-# and moving objects stay below 0.05, cuts between different scenes are above 0.12.
+# from which a frame starts a new scene. Measured on the synthetic clips (docs/hashing.md): pans
+# and moving objects stay below 0.035, cuts between different pictures are 0.15 and above.
 SCENE_THRESHOLD: Final = 0.1
 # At most one scene-cut frame per this many seconds: strobe or flicker must not make every
 # frame a "cut" (the grid frames are unaffected).
@@ -44,6 +44,7 @@ _MD5_CHUNK: Final = 1024 * 1024
 _THUMB: Final = (32, 18)
 # Container durations are rounded; a frame a little past the declared limit is not a reason to refuse.
 _DURATION_SLACK_S: Final = 1.0
+_GRID_TOLERANCE_S: Final = 1e-3
 
 
 @dataclass(frozen=True)
@@ -205,10 +206,11 @@ class _Sampler:
             change = float(np.abs(thumb - self.previous).mean()) / 255.0
             cut = change >= self.scene_threshold and t - self.last_cut >= MIN_SCENE_GAP_S
         self.previous = thumb
-        # A small tolerance: a 29.97 fps frame at 0.99997 s is the frame for the 1 s grid point.
-        on_grid = t >= self.next_grid - 1e-3
+        # A small tolerance: a 29.97 fps frame at 0.9997 s is the frame for the 1 s grid point
+        # (and the next grid point is then 2 s, not 1 s again).
+        on_grid = t >= self.next_grid - _GRID_TOLERANCE_S
         if on_grid:
-            self.next_grid = (math.floor(t / self.interval_s + 1e-6) + 1) * self.interval_s
+            self.next_grid = (math.floor((t + _GRID_TOLERANCE_S) / self.interval_s) + 1) * self.interval_s
         if cut:
             self.last_cut = t
         if not (on_grid or cut):

@@ -1,17 +1,698 @@
-"""Writes on platforms. Takedown requests and delivery arrive with issue 4."""
+"""Writes on platforms, takedown requests, notices, deliveries, checks, deadlines.
+
+Every function that changes state writes its audit event in the same transaction. Outbound
+work (HTTP, e-mail) happens only in workers and never inside a transaction: the notice row is
+the outbox, the broker only carries a wake-up.
+"""
 
 from __future__ import annotations
 
+import logging
+import random
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
 
+from cases.models import Case, ConsentKind, EventKind
+from cases.services import case_record_event, consent_require
 from core import audit
-from takedowns.models import Platform
+from core.errors import Conflict, PermissionDenied, ServiceError
+from core.models import User
+from core.roles import CASE_ROLES, Role
+from evidence.models import Evidence
+from takedowns.models import (
+    OPEN_STATUSES,
+    Channel,
+    Check,
+    CheckOutcome,
+    DeliveryAttempt,
+    Notice,
+    NoticeKind,
+    NoticeStatus,
+    Platform,
+    RequestStatus,
+    TakedownRequest,
+)
+from takedowns.selectors import PlatformMatcher, host_of
+
+logger = logging.getLogger(__name__)
+_url_validator = URLValidator(schemes=["http", "https"])
+
+
+def _require_case_role(user: User) -> None:
+    if user.role not in CASE_ROLES:
+        raise PermissionDenied(_("Only caseworkers and supervisors handle takedowns."))
+
+
+# Platforms ------------------------------------------------------------------------------------
 
 
 @transaction.atomic
 def platform_create(*, acting_user: Any, name: str, domains: list[str], **fields: Any) -> Platform:
-    platform = Platform.objects.create(name=name, domains=[d.lower().strip() for d in domains], **fields)
-    audit.record("platform.create", actor=acting_user, obj=platform, details={"name": name})
+    if acting_user is not None and getattr(acting_user, "role", None) != Role.ADMIN:
+        raise PermissionDenied(_("Only administrators manage platforms."))
+    clean_domains = sorted({str(d).lower().strip().rstrip(".") for d in domains if str(d).strip()})
+    if not clean_domains:
+        raise ServiceError(_("Give at least one domain or address."), field="domains")
+    if Platform.objects.filter(name__iexact=name).exists():
+        raise Conflict(_("A platform with that name exists."))
+    if "sla_hours" not in fields or not fields["sla_hours"]:
+        from takedowns.jurisdictions import default_sla_hours
+
+        fields["sla_hours"] = default_sla_hours(fields.get("jurisdiction", "KR"))
+    platform = Platform.objects.create(name=name, domains=clean_domains, **fields)
+    audit.record("platform.create", actor=acting_user, obj=platform, details={"name": name, "channel": platform.channel})
+    # Requests waiting for a platform with a now-known host are matched at once.
+    matcher = PlatformMatcher([platform])
+    for request in TakedownRequest.objects.filter(platform__isnull=True).only("pk", "host"):
+        if matcher.match(request.host):
+            TakedownRequest.objects.filter(pk=request.pk).update(platform=platform)
     return platform
+
+
+# Requests ------------------------------------------------------------------------------------
+
+
+def normalise_url(raw: str) -> str:
+    url = raw.strip()
+    try:
+        _url_validator(url)
+    except ValidationError as exc:
+        raise ServiceError(_("Not a web address: %(url)s") % {"url": url[:200]}, field="url") from exc
+    parts = urlsplit(url)
+    # The fragment never reaches the server; two URLs differing only in it are the same page.
+    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path or "/", parts.query, ""))
+
+
+def _case_evidence(case: Case, evidence_ids: Iterable[Any]) -> list[Evidence]:
+    ids = {int(i) for i in evidence_ids}
+    found = list(Evidence.objects.filter(case=case, pk__in=ids))
+    if len(found) != len(ids):
+        raise ServiceError(_("Evidence must belong to the same case."), field="evidence")
+    return found
+
+
+@transaction.atomic
+def takedown_create(*, case: Case, url: str, acting_user: User, evidence_ids: Iterable[Any] = ()) -> TakedownRequest:
+    _require_case_role(acting_user)
+    clean = normalise_url(url)
+    existing = TakedownRequest.objects.filter(case=case, url=clean).first()
+    if existing is not None:
+        raise Conflict(_("This URL already has takedown request %(id)s in this case.") % {"id": existing.pk})
+    evidence = _case_evidence(case, evidence_ids)
+    host = host_of(clean)
+    request = TakedownRequest.objects.create(
+        case=case, url=clean, host=host, platform=PlatformMatcher().match(host), created_by=acting_user,
+        urgent=case.priority == "urgent" or case.victim.is_minor,
+    )  # fmt: skip
+    if evidence:
+        request.evidence.set(evidence)
+    audit.record("takedown.create", actor=acting_user, obj=request, centre_id=case.centre_id, details={"case": case.pk})
+    return request
+
+
+@dataclass
+class BulkResult:
+    created: list[TakedownRequest] = field(default_factory=list)
+    merged: int = 0
+    invalid: list[str] = field(default_factory=list)
+
+
+def parse_url_list(text: str) -> list[str]:
+    """URLs from pasted text or CSV: any cell that looks like http(s)://..., in order."""
+    import csv
+    import io
+
+    found: list[str] = []
+    for row in csv.reader(io.StringIO(text)):
+        for cell in row:
+            for token in cell.split():
+                token = token.strip().strip("<>\"'")
+                if token.lower().startswith(("http://", "https://")):
+                    found.append(token)
+    return found
+
+
+@transaction.atomic
+def takedown_bulk_create(*, case: Case, urls: list[str], acting_user: User, evidence_ids: Iterable[Any] = ()) -> BulkResult:
+    """Creates one draft per new URL in a single transaction; duplicates are merged."""
+    _require_case_role(acting_user)
+    if len(urls) > 5000:
+        raise ServiceError(_("At most 5,000 addresses at once."), field="urls")
+    result = BulkResult()
+    seen = set(TakedownRequest.objects.filter(case=case).values_list("url", flat=True))
+    matcher = PlatformMatcher()
+    evidence = _case_evidence(case, evidence_ids)
+    urgent = case.priority == "urgent" or case.victim.is_minor
+    rows = []
+    for raw in urls:
+        try:
+            clean = normalise_url(raw)
+        except ServiceError:
+            result.invalid.append(raw[:200])
+            continue
+        if clean in seen:
+            result.merged += 1
+            continue
+        seen.add(clean)
+        host = host_of(clean)
+        rows.append(
+            TakedownRequest(case=case, url=clean, host=host, platform=matcher.match(host), created_by=acting_user, urgent=urgent)
+        )
+    result.created = TakedownRequest.objects.bulk_create(rows, batch_size=500)
+    if evidence and result.created:
+        through = TakedownRequest.evidence.through
+        through.objects.bulk_create(
+            [through(takedownrequest_id=r.pk, evidence_id=e.pk) for r in result.created for e in evidence], batch_size=1000
+        )
+    audit.record(
+        "takedown.bulk_create", actor=acting_user, obj=case,
+        details={"created": len(result.created), "merged": result.merged, "invalid": len(result.invalid)},
+    )  # fmt: skip
+    return result
+
+
+@transaction.atomic
+def takedown_set_platform(*, request: TakedownRequest, platform: Platform, acting_user: User) -> TakedownRequest:
+    _require_case_role(acting_user)
+    request.platform = platform
+    request.save(update_fields=["platform", "updated_at"])
+    audit.record(
+        "takedown.platform", actor=acting_user, obj=request, centre_id=request.case.centre_id, details={"platform": platform.pk}
+    )
+    return request
+
+
+def _reference_token(request: TakedownRequest) -> str:
+    return f"{request.case.reference}/T{request.pk}"
+
+
+def _render(
+    request: TakedownRequest, kind: str, *, language: str | None = None, history: list[str] | None = None
+) -> tuple[str, str, str]:
+    from takedowns.notices import render_notice
+    from takedowns.transports.api import notice_fingerprints
+
+    platform = request.platform
+    assert platform is not None
+    lang = language or platform.notice_language or "en"
+    subject, body = render_notice(
+        language=lang,
+        jurisdiction=platform.jurisdiction,
+        url=request.url,
+        case_reference=request.case.reference,
+        category=request.case.category,
+        deadline=request.deadline,
+        fingerprints=notice_fingerprints(request) or None,
+        organisation=settings.CENTRE_NAME,
+        reply_email=settings.DEFAULT_FROM_EMAIL,
+        kind=kind,
+        history=history,
+        reference_token=_reference_token(request),
+    )
+    return lang, subject, body
+
+
+def _new_notice(request: TakedownRequest, kind: str, *, history: list[str] | None = None) -> Notice:
+    platform = request.platform
+    assert platform is not None
+    if kind == NoticeKind.ESCALATION:
+        channel: str = Channel.EMAIL
+        recipient = platform.escalation_email
+        lang, subject, body = _render(request, kind, language="en", history=history)
+    else:
+        channel = platform.channel
+        recipient = (
+            platform.email if channel == Channel.EMAIL else platform.endpoint if channel == Channel.API else platform.web_form_url
+        )
+        lang, subject, body = _render(request, kind)
+    status = NoticeStatus.MANUAL if channel == Channel.MANUAL else NoticeStatus.PENDING
+    notice = Notice.objects.create(
+        request=request, kind=kind, channel=channel, language=lang, recipient=recipient, subject=subject, body=body, status=status
+    )
+    if status == NoticeStatus.PENDING:
+        _wake_on_commit(notice.pk)
+    return notice
+
+
+def _wake_on_commit(notice_id: int) -> None:
+    from takedowns.tasks import deliver_notice
+
+    def wake() -> None:
+        try:
+            deliver_notice.delay(notice_id)
+            Notice.objects.filter(pk=notice_id).update(enqueued_at=timezone.now())
+        except Exception:  # noqa: BLE001 - the broker may be down; the sweeper will wake it later
+            logger.warning("could not queue notice %s; the outbox sweeper will retry", notice_id)
+
+    transaction.on_commit(wake)
+
+
+def takedown_approve(*, requests: list[TakedownRequest], acting_user: User, override_reason: str = "") -> list[TakedownRequest]:
+    """A person approves drafts (one or many): each gets its notice written to the outbox."""
+    _require_case_role(acting_user)
+    if not requests:
+        raise ServiceError(_("Choose at least one request."))
+    approved: list[TakedownRequest] = []
+    with transaction.atomic():
+        overridden: dict[int, bool] = {}
+        for request in requests:
+            if request.case_id not in overridden:
+                overridden[request.case_id] = consent_require(
+                    case=request.case, kind=ConsentKind.TAKEDOWN, acting_user=acting_user, override_reason=override_reason
+                )
+        locked = list(
+            TakedownRequest.objects.select_for_update().filter(pk__in=[r.pk for r in requests]).select_related("case", "platform")
+        )
+        missing = [r for r in locked if r.platform is None]
+        if missing:
+            raise ServiceError(
+                _("%(n)s addresses have no platform yet; choose or create their platform first.") % {"n": len(missing)}
+            )
+        now = timezone.now()
+        for request in locked:
+            if request.status != RequestStatus.DRAFT:
+                continue
+            request.status = RequestStatus.QUEUED
+            request.approved_by = acting_user
+            request.approved_at = now
+            request.consent_overridden = overridden[request.case_id]
+            request.save(update_fields=["status", "approved_by", "approved_at", "consent_overridden", "updated_at"])
+            _new_notice(request, NoticeKind.INITIAL)
+            approved.append(request)
+        audit.record(
+            "takedown.approve", actor=acting_user, obj=locked[0].case if locked else None,
+            details={"requests": [r.pk for r in approved][:1000], "count": len(approved)},
+        )  # fmt: skip
+    return approved
+
+
+@transaction.atomic
+def manual_notice_done(*, notice: Notice, acting_user: User, ticket: str = "") -> Notice:
+    """A person submitted the platform's web form with the prepared text."""
+    _require_case_role(acting_user)
+    locked = Notice.objects.select_for_update().select_related("request").get(pk=notice.pk)
+    if locked.status != NoticeStatus.MANUAL:
+        raise Conflict(_("This notice is not waiting for a person."))
+    now = timezone.now()
+    locked.status = NoticeStatus.DONE
+    locked.delivered_at = now
+    locked.done_by = acting_user
+    locked.save(update_fields=["status", "delivered_at", "done_by"])
+    DeliveryAttempt.objects.create(notice=locked, outcome="delivered", detail=f"submitted by hand by {acting_user.username}")
+    _mark_sent(locked.request, locked, ticket=ticket[:200])
+    audit.record("takedown.manual_done", actor=acting_user, obj=locked.request, centre_id=locked.request.case.centre_id)
+    return locked
+
+
+# Delivery -------------------------------------------------------------------------------------
+
+
+def _backoff_seconds(attempts: int) -> float:
+    base = min(settings.NOTICE_RETRY_MAX_S, settings.NOTICE_RETRY_BASE_S * (2 ** max(0, attempts - 1)))
+    return base * random.uniform(0.5, 1.5)  # noqa: S311 - jitter, not security
+
+
+def deliver(notice_id: int) -> str:
+    """Claims one notice, sends it through its channel, records the attempt. Safe to call twice."""
+    from takedowns import transports
+
+    now = timezone.now()
+    claimed = (
+        Notice.objects.filter(pk=notice_id, status=NoticeStatus.PENDING)
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        .update(status=NoticeStatus.SENDING, claimed_at=now, attempts=F("attempts") + 1)
+    )
+    if not claimed:
+        return "skipped"
+    notice = Notice.objects.select_related("request__platform", "request__case").get(pk=notice_id)
+    platform = notice.request.platform
+    if notice.kind != NoticeKind.ESCALATION and platform is not None and not _rate_allows(platform):
+        Notice.objects.filter(pk=notice.pk, status=NoticeStatus.SENDING).update(
+            status=NoticeStatus.PENDING,
+            next_attempt_at=now + timedelta(seconds=60 / max(1, platform.rate_limit_per_minute) + 1),
+        )
+        return "rate_limited_locally"
+    started = timezone.now()
+    result = transports.for_notice(notice).send(notice)
+    duration_ms = int((timezone.now() - started).total_seconds() * 1000)
+    record_result(notice, result, duration_ms)
+    return result.outcome
+
+
+def _rate_allows(platform: Platform | None) -> bool:
+    """Per-platform sends per minute, counted in Redis so every worker shares the budget."""
+    if platform is None or not settings.REDIS_URL:
+        return True
+    try:
+        import redis
+
+        client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2)
+        key = f"takedowns:rate:{platform.pk}:{int(timezone.now().timestamp() // 60)}"
+        count = client.incr(key)
+        if count == 1:
+            client.expire(key, 120)
+        return int(count) <= platform.rate_limit_per_minute
+    except Exception:  # noqa: BLE001 - without Redis, sending slowly beats not sending
+        return True
+
+
+def record_result(notice: Notice, result: Any, duration_ms: int = 0) -> None:
+    now = timezone.now()
+    with transaction.atomic():
+        locked = Notice.objects.select_for_update().select_related("request__case", "request__platform").get(pk=notice.pk)
+        if locked.status != NoticeStatus.SENDING:
+            return  # the sweeper already gave it back; whoever holds it now records
+        DeliveryAttempt.objects.create(
+            notice=locked,
+            outcome=result.outcome,
+            http_status=result.http_status,
+            detail=result.detail[:2000],
+            duration_ms=duration_ms,
+        )
+        request = locked.request
+        if result.outcome == "delivered":
+            locked.status = NoticeStatus.DELIVERED
+            locked.delivered_at = now
+            locked.last_error = ""
+            locked.save(update_fields=["status", "delivered_at", "last_error"])
+            if locked.kind == NoticeKind.ESCALATION:
+                audit.record("takedown.escalated", actor=None, obj=request, centre_id=request.case.centre_id)
+            else:
+                _mark_sent(request, locked, ticket=result.ticket)
+        elif result.outcome == "manual":
+            locked.status = NoticeStatus.MANUAL
+            locked.save(update_fields=["status"])
+        elif result.outcome in ("retry", "rate_limited") and locked.attempts < settings.NOTICE_MAX_ATTEMPTS:
+            delay = (
+                result.retry_after_s
+                if result.outcome == "rate_limited" and result.retry_after_s
+                else _backoff_seconds(locked.attempts)
+            )
+            locked.status = NoticeStatus.PENDING
+            locked.next_attempt_at = now + timedelta(seconds=delay)
+            locked.last_error = result.detail[:2000]
+            locked.enqueued_at = None
+            locked.save(update_fields=["status", "next_attempt_at", "last_error", "enqueued_at"])
+            _wake_later(locked.pk, delay)
+        else:
+            locked.status = NoticeStatus.FAILED
+            locked.last_error = result.detail[:2000] or _("Gave up after %(n)s attempts.") % {"n": locked.attempts}
+            locked.save(update_fields=["status", "last_error"])
+            if locked.kind != NoticeKind.ESCALATION and request.status in (RequestStatus.QUEUED,):
+                request.status = RequestStatus.FAILED
+                request.platform_message = locked.last_error
+                request.save(update_fields=["status", "platform_message", "updated_at"])
+                case_record_event(case=request.case, kind=EventKind.TAKEDOWN, data={"request": request.pk, "status": "failed"})
+            audit.record(
+                "takedown.notice_failed", actor=None, obj=request, centre_id=request.case.centre_id,
+                details={"notice": locked.pk, "http_status": result.http_status},
+            )  # fmt: skip
+
+
+def _wake_later(notice_id: int, delay: float) -> None:
+    from takedowns.tasks import deliver_notice
+
+    def wake() -> None:
+        try:
+            deliver_notice.apply_async((notice_id,), countdown=max(0.0, delay))
+            Notice.objects.filter(pk=notice_id).update(enqueued_at=timezone.now() + timedelta(seconds=delay))
+        except Exception:  # noqa: BLE001 - the sweeper wakes it when the broker is back
+            logger.warning("could not schedule notice %s; the outbox sweeper will retry", notice_id)
+
+    transaction.on_commit(wake)
+
+
+def _mark_sent(request: TakedownRequest, notice: Notice, *, ticket: str = "") -> None:
+    from takedowns.jurisdictions import deadline_hours
+
+    now = timezone.now()
+    fields = ["last_notice_at", "updated_at"]
+    request.last_notice_at = now
+    if ticket:
+        request.ticket = ticket
+        request.next_poll_at = now + timedelta(seconds=settings.TAKEDOWN_POLL_INTERVAL_S)
+        fields += ["ticket", "next_poll_at"]
+    if request.sent_at is None:
+        platform = request.platform
+        assert platform is not None
+        request.sent_at = now
+        request.deadline = now + timedelta(hours=deadline_hours(platform.jurisdiction, platform.sla_hours, urgent=request.urgent))
+        request.next_check_at = now + timedelta(seconds=settings.TAKEDOWN_FIRST_CHECK_S)
+        fields += ["sent_at", "deadline", "next_check_at"]
+    if request.status in (RequestStatus.QUEUED, RequestStatus.FAILED):
+        request.status = RequestStatus.SENT
+        fields.append("status")
+    request.save(update_fields=fields)
+    case_record_event(
+        case=request.case, kind=EventKind.TAKEDOWN, data={"request": request.pk, "status": "sent", "notice": notice.kind}
+    )
+    audit.record(
+        "takedown.notice_delivered", actor=None, obj=request, centre_id=request.case.centre_id,
+        details={"notice": notice.pk, "kind": notice.kind},
+    )  # fmt: skip
+
+
+def sweep_outbox(*, limit: int = 2000) -> dict[str, int]:
+    """Gives back notices whose worker died and wakes notices whose wake-up was lost.
+
+    Run every 30 s by beat: a delivery cut short goes out again within minutes of the worker and
+    the broker being back, under the same idempotency key.
+    """
+    from takedowns.tasks import deliver_notice
+
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.NOTICE_CLAIM_TIMEOUT_S)
+    reclaimed = Notice.objects.filter(status=NoticeStatus.SENDING, claimed_at__lt=stale).update(
+        status=NoticeStatus.PENDING, next_attempt_at=now, enqueued_at=None
+    )
+    due = list(
+        Notice.objects.filter(status=NoticeStatus.PENDING)
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        .filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=now - timedelta(seconds=60)))
+        .values_list("pk", flat=True)[:limit]
+    )
+    woken = 0
+    for notice_id in due:
+        try:
+            deliver_notice.delay(notice_id)
+        except Exception:  # noqa: BLE001 - broker still down: try again next sweep
+            logger.warning("broker unavailable; %s notices wait in the outbox", len(due) - woken)
+            break
+        woken += 1
+    if woken:
+        Notice.objects.filter(pk__in=due[:woken]).update(enqueued_at=now)
+    return {"reclaimed": reclaimed, "woken": woken}
+
+
+# Status polling ---------------------------------------------------------------------------------
+
+
+def poll_status(request_id: int) -> str:
+    """Asks the platform's API about its ticket; records acknowledgement or rejection."""
+    from takedowns.transports.api import poll
+
+    request = TakedownRequest.objects.select_related("platform", "case").filter(pk=request_id).first()
+    if request is None or not request.ticket or request.platform is None or request.platform.channel != Channel.API:
+        return "skipped"
+    answer = poll(request)
+    now = timezone.now()
+    with transaction.atomic():
+        locked = TakedownRequest.objects.select_for_update().get(pk=request.pk)
+        locked.next_poll_at = now + timedelta(seconds=settings.TAKEDOWN_POLL_INTERVAL_S)
+        fields = ["next_poll_at"]
+        state = str((answer or {}).get("status", ""))
+        if state in ("in_review", "removed") and locked.acknowledged_at is None:
+            locked.acknowledged_at = now
+            fields.append("acknowledged_at")
+            if locked.status == RequestStatus.SENT:
+                locked.status = RequestStatus.ACKNOWLEDGED
+                fields.append("status")
+            audit.record(
+                "takedown.acknowledged",
+                actor=None,
+                obj=locked,
+                centre_id=locked.case.centre_id,
+                details={"platform_status": state},
+            )
+        elif state == "rejected" and locked.status in (RequestStatus.SENT, RequestStatus.ACKNOWLEDGED):
+            locked.status = RequestStatus.REJECTED
+            locked.rejected_at = now
+            locked.platform_message = str(answer.get("reason", ""))[:2000] if answer else ""
+            locked.next_poll_at = None
+            fields += ["status", "rejected_at", "platform_message"]
+            case_record_event(case=locked.case, kind=EventKind.TAKEDOWN, data={"request": locked.pk, "status": "rejected"})
+            audit.record("takedown.rejected", actor=None, obj=locked, centre_id=locked.case.centre_id)
+        locked.save(update_fields=[*fields, "updated_at"])
+    return state or "no_answer"
+
+
+# Re-checks ----------------------------------------------------------------------------------------
+
+CHECK_SCHEDULE_S = [600, 3600, 4 * 3600, 12 * 3600, 24 * 3600]
+
+
+def record_check(request_id: int, outcome: str, *, http_status: int | None, distance: int | None, detail: str) -> Check:
+    """Applies a re-check's outcome: only this marks a request removed (or reappeared)."""
+    now = timezone.now()
+    with transaction.atomic():
+        request = TakedownRequest.objects.select_for_update().select_related("case", "platform").get(pk=request_id)
+        check = Check.objects.create(
+            request=request, outcome=outcome, http_status=http_status, distance=distance, detail=detail[:500]
+        )
+        request.check_count += 1
+        fields = ["check_count", "next_check_at", "updated_at"]
+        schedule = CHECK_SCHEDULE_S[min(request.check_count - 1, len(CHECK_SCHEDULE_S) - 1)]
+        if outcome == CheckOutcome.REMOVED:
+            if request.status in OPEN_STATUSES:
+                request.status = RequestStatus.REMOVED
+                request.removed_at = now
+                request.watch_until = now + timedelta(days=settings.TAKEDOWN_WATCH_DAYS)
+                fields += ["status", "removed_at", "watch_until"]
+                case_record_event(case=request.case, kind=EventKind.TAKEDOWN, data={"request": request.pk, "status": "removed"})
+                audit.record("takedown.removed", actor=None, obj=request, centre_id=request.case.centre_id)
+            if request.status == RequestStatus.REMOVED:
+                watching = request.watch_until and request.watch_until > now
+                request.next_check_at = now + timedelta(seconds=settings.TAKEDOWN_WATCH_INTERVAL_S) if watching else None
+            else:
+                request.next_check_at = now + timedelta(seconds=schedule)
+        elif outcome == CheckOutcome.STILL_UP:
+            if request.status == RequestStatus.REMOVED:
+                request.status = RequestStatus.REAPPEARED
+                request.reappeared_at = now
+                fields += ["status", "reappeared_at"]
+                case_record_event(
+                    case=request.case, kind=EventKind.TAKEDOWN, data={"request": request.pk, "status": "reappeared"}
+                )
+                audit.record("takedown.reappeared", actor=None, obj=request, centre_id=request.case.centre_id)
+                _new_notice(request, NoticeKind.RESEND)
+                request.last_notice_at = now
+                fields.append("last_notice_at")
+            elif request.status in (RequestStatus.SENT, RequestStatus.ACKNOWLEDGED, RequestStatus.REAPPEARED):
+                # Still up a day after the last notice: send it again (Project Arachnid's rhythm).
+                resend_after = timedelta(seconds=settings.TAKEDOWN_RESEND_INTERVAL_S)
+                if request.last_notice_at and now - request.last_notice_at >= resend_after and not _notice_in_flight(request):
+                    _new_notice(request, NoticeKind.RESEND)
+                    request.last_notice_at = now
+                    fields.append("last_notice_at")
+            request.next_check_at = now + timedelta(seconds=schedule)
+        else:
+            request.next_check_at = now + timedelta(seconds=min(schedule, 3600))
+        if request.status not in (*OPEN_STATUSES, RequestStatus.REMOVED):
+            request.next_check_at = None
+        request.save(update_fields=list(dict.fromkeys(fields)))
+    return check
+
+
+def _notice_in_flight(request: TakedownRequest) -> bool:
+    return request.notices.filter(status__in=[NoticeStatus.PENDING, NoticeStatus.SENDING, NoticeStatus.MANUAL]).exists()
+
+
+def schedule_due_checks(*, limit: int = 2000) -> int:
+    """Queues re-checks that are due. The next_check_at lease stops double queuing."""
+    from takedowns.tasks import recheck_request
+
+    now = timezone.now()
+    due = list(
+        TakedownRequest.objects.filter(next_check_at__lte=now, status__in=[*OPEN_STATUSES, RequestStatus.REMOVED])
+        .order_by("next_check_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    if not due:
+        return 0
+    TakedownRequest.objects.filter(pk__in=due).update(next_check_at=now + timedelta(minutes=15))
+    for request_id in due:
+        recheck_request.delay(request_id)
+    return len(due)
+
+
+def recheck_now(*, request: TakedownRequest, acting_user: User) -> None:
+    """On demand, from a person or the API."""
+    from takedowns.tasks import recheck_request
+
+    _require_case_role(acting_user)
+    with transaction.atomic():
+        audit.record("takedown.recheck_requested", actor=acting_user, obj=request, centre_id=request.case.centre_id)
+        request_id = request.pk
+        transaction.on_commit(lambda: recheck_request.delay(request_id))
+
+
+# Deadlines and escalation -------------------------------------------------------------------------
+
+
+def process_deadlines() -> dict[str, int]:
+    """Reminders before the deadline, overdue after it, escalation to the regulator later."""
+    now = timezone.now()
+    counts = {"reminded": 0, "overdue": 0, "escalated": 0}
+    open_qs = TakedownRequest.objects.filter(
+        status__in=[RequestStatus.SENT, RequestStatus.ACKNOWLEDGED, RequestStatus.REAPPEARED]
+    )
+    remind = open_qs.filter(
+        reminded_at__isnull=True, deadline__gt=now, deadline__lte=now + timedelta(seconds=settings.TAKEDOWN_REMINDER_BEFORE_S)
+    ).select_related("case")
+    for request in remind[:1000]:
+        with transaction.atomic():
+            TakedownRequest.objects.filter(pk=request.pk).update(reminded_at=now)
+            case_record_event(case=request.case, kind=EventKind.TAKEDOWN, data={"request": request.pk, "status": "deadline_soon"})
+            audit.record("takedown.reminder", actor=None, obj=request, centre_id=request.case.centre_id)
+        counts["reminded"] += 1
+    for request in open_qs.filter(overdue=False, deadline__lte=now).select_related("case")[:1000]:
+        with transaction.atomic():
+            TakedownRequest.objects.filter(pk=request.pk).update(overdue=True)
+            case_record_event(case=request.case, kind=EventKind.TAKEDOWN, data={"request": request.pk, "status": "overdue"})
+            audit.record("takedown.overdue", actor=None, obj=request, centre_id=request.case.centre_id)
+        counts["overdue"] += 1
+    escalate_before = now - timedelta(seconds=settings.TAKEDOWN_ESCALATION_DELAY_S)
+    candidates = (
+        open_qs.filter(overdue=True, deadline__lte=escalate_before)
+        .filter(
+            Q(escalated_at__isnull=True) | Q(escalated_at__lte=now - timedelta(seconds=settings.TAKEDOWN_ESCALATION_REPEAT_S))
+        )
+        .select_related("case", "platform")
+    )
+    for request in candidates[:500]:
+        if request.platform is None or not request.platform.escalation_email:
+            continue
+        with transaction.atomic():
+            locked = TakedownRequest.objects.select_for_update().select_related("case", "platform").get(pk=request.pk)
+            locked.escalation_level += 1
+            locked.escalated_at = now
+            locked.save(update_fields=["escalation_level", "escalated_at", "updated_at"])
+            _new_notice(locked, NoticeKind.ESCALATION, history=request_history(locked))
+            case_record_event(
+                case=locked.case,
+                kind=EventKind.TAKEDOWN,
+                data={"request": locked.pk, "status": "escalated", "level": locked.escalation_level},
+            )
+            audit.record(
+                "takedown.escalate",
+                actor=None,
+                obj=locked,
+                centre_id=locked.case.centre_id,
+                details={"level": locked.escalation_level},
+            )
+        counts["escalated"] += 1
+    return counts
+
+
+def request_history(request: TakedownRequest) -> list[str]:
+    """Plain lines for an escalation: what was sent, when, what the checks found."""
+    lines = [f"{request.created_at:%Y-%m-%d %H:%M} UTC request opened for {request.url}"]
+    for notice in request.notices.exclude(kind=NoticeKind.ESCALATION).order_by("created_at"):
+        when = notice.delivered_at or notice.created_at
+        lines.append(f"{when:%Y-%m-%d %H:%M} UTC {notice.get_kind_display()} ({notice.channel}): {notice.get_status_display()}")
+    for check in request.checks.order_by("at")[:100]:
+        lines.append(f"{check.at:%Y-%m-%d %H:%M} UTC check: {check.outcome} (HTTP {check.http_status or '-'})")
+    if request.deadline:
+        lines.append(f"Deadline was {request.deadline:%Y-%m-%d %H:%M} UTC.")
+    return lines

@@ -203,6 +203,8 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "UTC"
+# Notices go on their own queue, so a flood of re-checks never delays a notice.
+CELERY_TASK_ROUTES = {"takedowns.tasks.deliver_notice": {"queue": "notices"}}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     "verify-audit-chain": {"task": "core.tasks.verify_audit_chain_task", "schedule": 6 * 3600.0},
@@ -210,7 +212,28 @@ CELERY_BEAT_SCHEDULE = {
     "verify-all-evidence": {"task": "evidence.tasks.verify_all_evidence", "schedule": 24 * 3600.0},
     "reprocess-stuck-videos": {"task": "evidence.tasks.reprocess_stuck_videos", "schedule": 15 * 60.0},
     "requeue-pending-captures": {"task": "evidence.tasks.requeue_pending_captures", "schedule": 5 * 60.0},
+    "sweep-outbox": {"task": "takedowns.tasks.sweep_outbox_task", "schedule": 30.0},
+    "schedule-rechecks": {"task": "takedowns.tasks.schedule_rechecks", "schedule": 60.0},
+    "poll-tickets": {"task": "takedowns.tasks.poll_tickets", "schedule": 300.0},
+    "process-deadlines": {"task": "takedowns.tasks.process_deadlines_task", "schedule": 300.0},
 }
+
+# Takedowns: delivery, re-checks, deadlines (seconds unless named otherwise).
+NOTICE_HTTP_TIMEOUT_S = env_int("NOTICE_HTTP_TIMEOUT_S", 15)
+NOTICE_CLAIM_TIMEOUT_S = env_int("NOTICE_CLAIM_TIMEOUT_S", 120)
+NOTICE_MAX_ATTEMPTS = env_int("NOTICE_MAX_ATTEMPTS", 12)
+NOTICE_RETRY_BASE_S = env_int("NOTICE_RETRY_BASE_S", 30)
+NOTICE_RETRY_MAX_S = env_int("NOTICE_RETRY_MAX_S", 3600)
+NOTICE_MESSAGE_ID_DOMAIN = env_str("NOTICE_MESSAGE_ID_DOMAIN", "notices.support-centre.invalid")
+TAKEDOWN_FIRST_CHECK_S = env_int("TAKEDOWN_FIRST_CHECK_S", 600)
+TAKEDOWN_POLL_INTERVAL_S = env_int("TAKEDOWN_POLL_INTERVAL_S", 1800)
+TAKEDOWN_RESEND_INTERVAL_S = env_int("TAKEDOWN_RESEND_INTERVAL_S", 24 * 3600)
+TAKEDOWN_WATCH_DAYS = env_int("TAKEDOWN_WATCH_DAYS", 30)
+TAKEDOWN_WATCH_INTERVAL_S = env_int("TAKEDOWN_WATCH_INTERVAL_S", 7 * 24 * 3600)
+TAKEDOWN_REMINDER_BEFORE_S = env_int("TAKEDOWN_REMINDER_BEFORE_S", 2 * 3600)
+TAKEDOWN_ESCALATION_DELAY_S = env_int("TAKEDOWN_ESCALATION_DELAY_S", 24 * 3600)
+TAKEDOWN_ESCALATION_REPEAT_S = env_int("TAKEDOWN_ESCALATION_REPEAT_S", 7 * 24 * 3600)
+RECHECK_MAX_MEDIA = env_int("RECHECK_MAX_MEDIA", 20)
 
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("EMAIL_PORT", 25)

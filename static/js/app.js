@@ -48,3 +48,48 @@
     });
   });
 })();
+
+// Bulk takedown entry with progress, and live statuses on the case page.
+(function () {
+  "use strict";
+  document.querySelectorAll("form[data-bulk]").forEach(function (form) {
+    form.addEventListener("submit", function (event) {
+      if (!window.XMLHttpRequest || !window.FormData) { return; }
+      event.preventDefault();
+      var bar = form.querySelector("[data-progress]");
+      var out = form.querySelector("[data-bulk-result]");
+      var xhr = new XMLHttpRequest();
+      xhr.open("POST", form.action);
+      xhr.setRequestHeader("Accept", "application/json");
+      bar.hidden = false; bar.removeAttribute("value");
+      xhr.upload.addEventListener("progress", function (e) { if (e.lengthComputable) { bar.value = Math.round(e.loaded / e.total * 90); } });
+      xhr.addEventListener("load", function () {
+        bar.value = 100;
+        var data = {};
+        try { data = JSON.parse(xhr.responseText); } catch (err) { data = {detail: xhr.statusText}; }
+        out.textContent = data.detail ? data.detail : ("+" + data.created + " · =" + data.merged + (data.invalid && data.invalid.length ? " · ✗" + data.invalid.length : ""));
+        if (xhr.status < 300) { setTimeout(function () { window.location.hash = "takedowns"; window.location.reload(); }, 600); }
+      });
+      xhr.send(new FormData(form));
+    });
+  });
+  var panel = document.querySelector("[data-statuses-url]");
+  if (panel && window.fetch) {
+    var refresh = function () {
+      fetch(panel.getAttribute("data-statuses-url"), {headers: {"Accept": "application/json"}, credentials: "same-origin"})
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (data) {
+          if (!data) { return; }
+          Object.keys(data.requests).forEach(function (id) {
+            var row = panel.querySelector('tr[data-request="' + id + '"] [data-status]');
+            if (row && row.getAttribute("data-value") !== data.requests[id].status) {
+              row.setAttribute("data-value", data.requests[id].status);
+              row.className = "tag status-" + data.requests[id].status;
+              row.textContent = data.requests[id].label;
+            }
+          });
+        }).catch(function () {});
+    };
+    setInterval(refresh, 3000);
+  }
+})();

@@ -19,7 +19,7 @@ from hashing.errors import ImageTooLarge, ImageTooSmall, UnreadableImage
 from hashing.image import PDQ, PHASH, Fingerprint, fingerprint_file, fingerprint_image, hamming_hex
 from tests.hashing.synthetic import scenery, size_for_megapixels
 
-# Measured over the photographs below (docs/hashing.md): pHash never differed, PDQ by at most 4 bits.
+# Measured on 20 JPEGs of 0.3-12 MP (docs/hashing.md): pHash differed by at most 2 bits, PDQ by at most 6.
 FAST_PATH_PHASH_BOUND = 2
 FAST_PATH_PDQ_BOUND = 8
 

@@ -221,3 +221,23 @@ def test_audio_only(tmp_path: Path) -> None:
             container.mux(packet)
     with pytest.raises(UnreadableVideo, match="no video stream"):
         fingerprint(path)
+
+
+def test_grid_at_ntsc_rate(tmp_path: Path) -> None:
+    """29.97 fps: frames do not fall on whole seconds; each second is still sampled exactly once."""
+    path = tmp_path / "ntsc.mp4"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=Fraction(30000, 1001))
+        assert isinstance(stream, av.VideoStream)
+        stream.width, stream.height, stream.pix_fmt = 160, 120, "yuv420p"
+        stream.time_base = Fraction(1001, 30000)
+        picture = scenery(4, 160, 120)
+        for index in range(120):
+            frame = av.VideoFrame.from_image(picture)
+            frame.pts = index
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    times = sorted(frames_of(fingerprint(path)))
+    assert times == [0, 1001, 2002, 3003]  # 120 frames: the last one is at 3.97 s

@@ -1,0 +1,208 @@
+"""Platforms and takedowns API (../shared/contracts/api-v1.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from cases.selectors import case_get
+from core.errors import NotFound, PermissionDenied
+from core.roles import Role
+from takedowns import selectors, services
+from takedowns.models import Channel, Platform, TakedownRequest
+
+
+class PlatformInput(serializers.Serializer):
+    name = serializers.CharField(max_length=120)
+    domains = serializers.ListField(child=serializers.CharField(max_length=255), min_length=1, max_length=200)
+    channel = serializers.ChoiceField(choices=Channel.choices)
+    endpoint = serializers.URLField(required=False, allow_blank=True, default="", max_length=500)
+    secret = serializers.CharField(required=False, allow_blank=True, default="", max_length=500, write_only=True)
+    email = serializers.EmailField(required=False, allow_blank=True, default="")
+    web_form_url = serializers.URLField(required=False, allow_blank=True, default="", max_length=500)
+    instructions = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
+    jurisdiction = serializers.CharField(max_length=8, default="KR")
+    notice_language = serializers.CharField(max_length=10, default="en")
+    sla_hours = serializers.IntegerField(min_value=1, max_value=24 * 30, required=False)
+    escalation_name = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
+    escalation_email = serializers.EmailField(required=False, allow_blank=True, default="")
+    rate_limit_per_minute = serializers.IntegerField(min_value=1, max_value=100_000, default=600)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        channel = attrs["channel"]
+        if channel == Channel.API and not (attrs.get("endpoint") and attrs.get("secret")):
+            raise serializers.ValidationError({"endpoint": ["An api platform needs an endpoint and a shared secret."]})
+        if channel == Channel.EMAIL and not attrs.get("email"):
+            raise serializers.ValidationError({"email": ["An email platform needs an abuse address."]})
+        if channel == Channel.MANUAL and not attrs.get("web_form_url"):
+            raise serializers.ValidationError({"web_form_url": ["A manual platform needs its web form's address."]})
+        return attrs
+
+
+class PlatformOutput(serializers.Serializer):
+    id = serializers.CharField()
+    name = serializers.CharField()
+    domains = serializers.ListField(child=serializers.CharField())
+    channel = serializers.CharField()
+    endpoint = serializers.CharField()
+    email = serializers.CharField()
+    web_form_url = serializers.CharField()
+    jurisdiction = serializers.CharField()
+    notice_language = serializers.CharField()
+    sla_hours = serializers.IntegerField()
+    escalation_name = serializers.CharField()
+    rate_limit_per_minute = serializers.IntegerField()
+
+
+class PlatformsApi(APIView):
+    @extend_schema(responses=PlatformOutput(many=True))
+    def get(self, request: Request) -> Response:
+        if getattr(request.user, "role", None) == Role.PARTNER:
+            raise PermissionDenied("Partners cannot list platforms.")
+        return Response(PlatformOutput(Platform.objects.all(), many=True).data)
+
+    @extend_schema(request=PlatformInput, responses={201: PlatformOutput})
+    def post(self, request: Request) -> Response:
+        if getattr(request.user, "role", None) != Role.ADMIN:
+            raise PermissionDenied("Only administrators manage platforms.")
+        data = PlatformInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        platform = services.platform_create(acting_user=request.user, **data.validated_data)
+        return Response(PlatformOutput(platform).data, status=status.HTTP_201_CREATED)
+
+
+class AttemptOutput(serializers.Serializer):
+    at = serializers.DateTimeField()
+    outcome = serializers.CharField()
+    http_status = serializers.IntegerField(allow_null=True)
+    detail = serializers.CharField()
+
+
+class CheckOutput(serializers.Serializer):
+    at = serializers.DateTimeField()
+    outcome = serializers.CharField()
+    http_status = serializers.IntegerField(allow_null=True)
+    distance = serializers.IntegerField(allow_null=True)
+    detail = serializers.CharField()
+
+
+class TakedownOutput(serializers.Serializer):
+    id = serializers.CharField()
+    case = serializers.CharField(source="case_id")
+    url = serializers.CharField()
+    platform = serializers.CharField(source="platform_id", allow_null=True)
+    platform_name = serializers.CharField(source="platform.name", allow_null=True, default=None)
+    status = serializers.CharField()
+    urgent = serializers.BooleanField()
+    deadline = serializers.DateTimeField(allow_null=True)
+    sent_at = serializers.DateTimeField(allow_null=True)
+    acknowledged_at = serializers.DateTimeField(allow_null=True)
+    removed_at = serializers.DateTimeField(allow_null=True)
+    reappeared_at = serializers.DateTimeField(allow_null=True)
+    ticket = serializers.SerializerMethodField()
+    platform_message = serializers.CharField()
+    escalated = serializers.SerializerMethodField()
+    escalation_level = serializers.IntegerField()
+    overdue = serializers.BooleanField()
+    evidence = serializers.SerializerMethodField()
+    attempts = serializers.SerializerMethodField()
+    checks = serializers.SerializerMethodField()
+
+    def get_ticket(self, obj: TakedownRequest) -> str | None:
+        return obj.ticket or None
+
+    def get_escalated(self, obj: TakedownRequest) -> bool:
+        return obj.escalation_level > 0
+
+    def get_evidence(self, obj: TakedownRequest) -> list[str]:
+        return [str(pk) for pk in obj.evidence.values_list("pk", flat=True)]
+
+    def get_attempts(self, obj: TakedownRequest) -> list[dict[str, Any]]:
+        from takedowns.models import DeliveryAttempt
+
+        rows = DeliveryAttempt.objects.filter(notice__request=obj).order_by("at", "id")
+        return AttemptOutput(rows, many=True).data  # type: ignore[return-value]
+
+    def get_checks(self, obj: TakedownRequest) -> list[dict[str, Any]]:
+        return CheckOutput(obj.checks.order_by("at", "id"), many=True).data  # type: ignore[return-value]
+
+
+class TakedownInput(serializers.Serializer):
+    case = serializers.CharField()
+    url = serializers.CharField(max_length=2000)
+    evidence = serializers.ListField(child=serializers.IntegerField(), required=False, default=list, max_length=500)
+
+
+class TakedownsApi(APIView):
+    @extend_schema(request=TakedownInput, responses={201: TakedownOutput})
+    def post(self, request: Request) -> Response:
+        data = TakedownInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        case = case_get(user=request.user, pk=data.validated_data["case"])
+        created = services.takedown_create(
+            case=case,
+            url=data.validated_data["url"],
+            acting_user=request.user,  # type: ignore[arg-type]
+            evidence_ids=data.validated_data["evidence"],
+        )
+        return Response(TakedownOutput(created).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses=TakedownOutput(many=True))
+    def get(self, request: Request) -> Response:
+        qs = selectors.requests_visible_to(request.user).order_by("-created_at", "-id")
+        if request.query_params.get("case"):
+            qs = qs.filter(case_id=request.query_params["case"]) if request.query_params["case"].isdigit() else qs.none()
+        if request.query_params.get("status"):
+            qs = qs.filter(status=request.query_params["status"])
+        return Response(TakedownOutput(qs[:500], many=True).data)
+
+
+def _get(request: Request, pk: str) -> TakedownRequest:
+    return selectors.request_get(user=request.user, pk=pk)
+
+
+class TakedownDetailApi(APIView):
+    @extend_schema(responses=TakedownOutput)
+    def get(self, request: Request, pk: str) -> Response:
+        return Response(TakedownOutput(_get(request, pk)).data)
+
+
+class SendInput(serializers.Serializer):
+    override_reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=1000)
+
+
+class TakedownSendApi(APIView):
+    @extend_schema(request=SendInput, responses={202: TakedownOutput})
+    def post(self, request: Request, pk: str) -> Response:
+        takedown = _get(request, pk)
+        data = SendInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        if takedown.status != "draft":
+            return Response(
+                {"detail": f"The request is already {takedown.status}; only drafts are sent."}, status=status.HTTP_409_CONFLICT
+            )
+        services.takedown_approve(
+            requests=[takedown],
+            acting_user=request.user,  # type: ignore[arg-type]
+            override_reason=data.validated_data["override_reason"],
+        )
+        takedown.refresh_from_db()
+        return Response(TakedownOutput(takedown).data, status=status.HTTP_202_ACCEPTED)
+
+
+class TakedownRecheckApi(APIView):
+    @extend_schema(request=None, responses={202: TakedownOutput})
+    def post(self, request: Request, pk: str) -> Response:
+        takedown = _get(request, pk)
+        if takedown.sent_at is None:
+            return Response({"detail": "Only a sent request can be re-checked."}, status=status.HTTP_409_CONFLICT)
+        services.recheck_now(request=takedown, acting_user=request.user)  # type: ignore[arg-type]
+        return Response(TakedownOutput(takedown).data, status=status.HTTP_202_ACCEPTED)
+
+
+__all__ = ["NotFound"]

@@ -1,0 +1,164 @@
+"""Re-checking a reported URL: is the material still there?
+
+Fetches through the one outbound client, finds the media (the URL itself, or the images and
+videos on an HTML page), and compares them with the request's evidence: first by exact SHA-256
+(cheap, and what a platform that did nothing serves), then by perceptual fingerprints computed
+in the sandboxed probe. Only this check marks a request removed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+
+from core import http
+from evidence.capture import extract_media_urls
+from hashing.image import PDQ_MIN_QUALITY, PDQ_THRESHOLD, PHASH_THRESHOLD, hamming_hex
+from takedowns.models import CheckOutcome
+
+REMOVED_STATUSES = {404, 410, 451}
+_LOGIN_WALL = re.compile(rb"<input[^>]+type=[\"']?password|log\s?in to (continue|view)|sign in to (continue|view)", re.I)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    outcome: str
+    http_status: int | None = None
+    distance: int | None = None
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Known:
+    sha256: set[str]
+    fingerprints: list[tuple[str, str]]  # (algorithm, hex)
+
+
+def known_for(request: Any) -> Known:
+    sha = set()
+    fps: list[tuple[str, str]] = []
+    for evidence in request.evidence.all():
+        sha.add(evidence.sha256)
+        for fp in evidence.fingerprints.all():
+            if fp.algorithm in ("pdq", "phash"):
+                fps.append((fp.algorithm, fp.value))
+    return Known(sha, fps)
+
+
+def _distance(candidate: list[dict[str, Any]], known: Known) -> int | None:
+    """Smallest normalised distance within threshold (PDQ bits, or pHash bits scaled), else None."""
+    best: int | None = None
+    for fp in candidate:
+        algorithm, value = fp["algorithm"], fp["value"]
+        if algorithm == "pdq" and (fp.get("quality") or 0) < PDQ_MIN_QUALITY:
+            continue
+        limit = PDQ_THRESHOLD if algorithm == "pdq" else PHASH_THRESHOLD
+        for known_algorithm, known_value in known.fingerprints:
+            if known_algorithm != algorithm or len(known_value) != len(value):
+                continue
+            d = hamming_hex(value, known_value)
+            if d <= limit and (best is None or d < best):
+                best = d
+    return best
+
+
+def _media_matches(body: bytes, known: Known, kind: str) -> int | None:
+    """0 for identical bytes; a fingerprint distance for a near copy; None when nothing matches."""
+    if hashlib.sha256(body).hexdigest() in known.sha256:
+        return 0
+    if not known.fingerprints or kind not in ("image", "video"):
+        return None
+    from evidence import sandbox
+    from evidence.validation import Refused, sniff
+
+    try:
+        sniffed = sniff(body[:512])
+    except Refused:
+        return None
+    with tempfile.TemporaryDirectory(prefix="recheck-") as work:
+        path = Path(work) / "media"
+        path.write_bytes(body)
+        out = Path(work) / "out"
+        out.mkdir()
+        try:
+            result = sandbox.probe(path, sniffed.kind, out, full=sniffed.kind == "video")
+        except Refused:
+            return None
+    return _distance(result.get("fingerprints") or [], known)
+
+
+def _kind_of(content_type: str) -> str:
+    main = content_type.split(";")[0].strip().lower()
+    if main.startswith("image/"):
+        return "image"
+    if main.startswith("video/"):
+        return "video"
+    if main in ("text/html", "application/xhtml+xml"):
+        return "html"
+    return "other"
+
+
+def check_url(url: str, known: Known) -> Verdict:
+    max_bytes = int(settings.EVIDENCE_LIMITS["max_image_bytes"])
+    try:
+        response = http.request("GET", url, timeout=15, max_bytes=max_bytes)
+    except http.BlockedAddress as exc:
+        return Verdict(CheckOutcome.INCONCLUSIVE, detail=f"blocked by policy: {exc}"[:500])
+    except http.OutboundError as exc:
+        return Verdict(CheckOutcome.INCONCLUSIVE, detail=f"{type(exc).__name__}: {exc}"[:500])
+    status = response.status
+    if status in REMOVED_STATUSES:
+        return Verdict(CheckOutcome.REMOVED, status, detail=f"HTTP {status}")
+    if status != 200:
+        # 5xx, 401/403 (blocks, logins), 429 and redirects we could not follow prove nothing.
+        return Verdict(CheckOutcome.INCONCLUSIVE, status, detail=f"HTTP {status}")
+    kind = _kind_of(response.headers.get("Content-Type", ""))
+    if kind in ("image", "video"):
+        distance = _media_matches(response.body, known, kind)
+        if distance is not None:
+            return Verdict(CheckOutcome.STILL_UP, status, distance, "the media at the URL matches the evidence")
+        return Verdict(CheckOutcome.REMOVED, status, detail="the URL serves different media (soft removal)")
+    if kind != "html":
+        return Verdict(CheckOutcome.INCONCLUSIVE, status, detail="unrecognised content")
+    refs = extract_media_urls(response.body, response.url, response.headers.get("Content-Type"))
+    best: int | None = None
+    fetched = 0
+    for ref in refs[: settings.RECHECK_MAX_MEDIA]:
+        try:
+            media = http.request("GET", ref.url, timeout=15, max_bytes=max_bytes)
+        except http.OutboundError:
+            continue
+        if media.status != 200:
+            continue
+        fetched += 1
+        served = _kind_of(media.headers.get("Content-Type", ""))
+        distance = _media_matches(media.body, known, served if served in ("image", "video") else ref.kind)
+        if distance is not None and (best is None or distance < best):
+            best = distance
+            if distance == 0:
+                break
+    if best is not None:
+        return Verdict(CheckOutcome.STILL_UP, status, best, "the page still holds matching media")
+    if _LOGIN_WALL.search(response.body[:200_000]) and not fetched:
+        return Verdict(CheckOutcome.INCONCLUSIVE, status, detail="a login wall hides the page")
+    if not known.sha256:
+        return Verdict(CheckOutcome.INCONCLUSIVE, status, detail="no evidence to compare with")
+    return Verdict(CheckOutcome.REMOVED, status, detail="the page no longer holds matching media (soft removal)")
+
+
+def run(request_id: int) -> str:
+    from takedowns.models import TakedownRequest
+    from takedowns.services import record_check
+
+    request = TakedownRequest.objects.prefetch_related("evidence__fingerprints").filter(pk=request_id).first()
+    if request is None:
+        return "missing"
+    verdict = check_url(request.url, known_for(request))
+    record_check(request.pk, verdict.outcome, http_status=verdict.http_status, distance=verdict.distance, detail=verdict.detail)
+    return verdict.outcome

@@ -1,0 +1,17 @@
+from django.urls import path
+
+from takedowns import views
+
+app_name = "takedowns"
+
+urlpatterns = [
+    path("", views.request_list, name="list"),
+    path("manual/", views.manual_queue, name="manual"),
+    path("manual/<int:notice_pk>/done/", views.manual_done, name="manual_done"),
+    path("<int:pk>/", views.request_detail, name="detail"),
+    path("<int:pk>/recheck/", views.request_recheck, name="recheck"),
+    path("<int:pk>/platform/", views.request_set_platform, name="set_platform"),
+    path("case/<int:case_pk>/bulk/", views.bulk_create, name="bulk"),
+    path("case/<int:case_pk>/approve/", views.approve, name="approve"),
+    path("case/<int:case_pk>/statuses/", views.case_statuses, name="statuses"),
+]
