@@ -247,7 +247,7 @@ def evidence_process_video(evidence_id: int) -> bool:
                 stored.append(blob.key)
                 blobs[derivative_kind] = blob
             with transaction.atomic():
-                locked = Evidence.objects.select_for_update().get(pk=evidence.pk)
+                locked = Evidence.objects.select_for_update(of=("self",)).get(pk=evidence.pk)
                 if locked.status != EvidenceStatus.PROCESSING:
                     raise _AlreadyDone
                 fps = list(result.get("fingerprints") or [])

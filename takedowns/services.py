@@ -194,7 +194,9 @@ def takedown_set_platform(*, request: TakedownRequest, platform: Platform, actin
 
 
 def _reference_token(request: TakedownRequest) -> str:
-    return f"{request.case.reference}/T{request.pk}"
+    from takedowns.notices import make_reference_token
+
+    return make_reference_token(request.case.reference, request.pk)
 
 
 def _render(
@@ -219,6 +221,9 @@ def _render(
         kind=kind,
         history=history,
         reference_token=_reference_token(request),
+        previous_notice_at=request.last_notice_at,
+        platform_name=platform.name,
+        urgent=request.urgent,
     )
     return lang, subject, body
 
@@ -272,7 +277,9 @@ def takedown_approve(*, requests: list[TakedownRequest], acting_user: User, over
                     case=request.case, kind=ConsentKind.TAKEDOWN, acting_user=acting_user, override_reason=override_reason
                 )
         locked = list(
-            TakedownRequest.objects.select_for_update().filter(pk__in=[r.pk for r in requests]).select_related("case", "platform")
+            TakedownRequest.objects.select_for_update(of=("self",))
+            .filter(pk__in=[r.pk for r in requests])
+            .select_related("case", "platform")
         )
         missing = [r for r in locked if r.platform is None]
         if missing:
@@ -301,7 +308,7 @@ def takedown_approve(*, requests: list[TakedownRequest], acting_user: User, over
 def manual_notice_done(*, notice: Notice, acting_user: User, ticket: str = "") -> Notice:
     """A person submitted the platform's web form with the prepared text."""
     _require_case_role(acting_user)
-    locked = Notice.objects.select_for_update().select_related("request").get(pk=notice.pk)
+    locked = Notice.objects.select_for_update(of=("self",)).select_related("request").get(pk=notice.pk)
     if locked.status != NoticeStatus.MANUAL:
         raise Conflict(_("This notice is not waiting for a person."))
     now = timezone.now()
@@ -370,7 +377,9 @@ def _rate_allows(platform: Platform | None) -> bool:
 def record_result(notice: Notice, result: Any, duration_ms: int = 0) -> None:
     now = timezone.now()
     with transaction.atomic():
-        locked = Notice.objects.select_for_update().select_related("request__case", "request__platform").get(pk=notice.pk)
+        locked = (
+            Notice.objects.select_for_update(of=("self",)).select_related("request__case", "request__platform").get(pk=notice.pk)
+        )
         if locked.status != NoticeStatus.SENDING:
             return  # the sweeper already gave it back; whoever holds it now records
         DeliveryAttempt.objects.create(
@@ -508,7 +517,7 @@ def poll_status(request_id: int) -> str:
     answer = poll(request)
     now = timezone.now()
     with transaction.atomic():
-        locked = TakedownRequest.objects.select_for_update().get(pk=request.pk)
+        locked = TakedownRequest.objects.select_for_update(of=("self",)).get(pk=request.pk)
         locked.next_poll_at = now + timedelta(seconds=settings.TAKEDOWN_POLL_INTERVAL_S)
         fields = ["next_poll_at"]
         state = str((answer or {}).get("status", ""))
@@ -546,7 +555,7 @@ def record_check(request_id: int, outcome: str, *, http_status: int | None, dist
     """Applies a re-check's outcome: only this marks a request removed (or reappeared)."""
     now = timezone.now()
     with transaction.atomic():
-        request = TakedownRequest.objects.select_for_update().select_related("case", "platform").get(pk=request_id)
+        request = TakedownRequest.objects.select_for_update(of=("self",)).select_related("case", "platform").get(pk=request_id)
         check = Check.objects.create(
             request=request, outcome=outcome, http_status=http_status, distance=distance, detail=detail[:500]
         )
@@ -664,7 +673,7 @@ def process_deadlines() -> dict[str, int]:
         if request.platform is None or not request.platform.escalation_email:
             continue
         with transaction.atomic():
-            locked = TakedownRequest.objects.select_for_update().select_related("case", "platform").get(pk=request.pk)
+            locked = TakedownRequest.objects.select_for_update(of=("self",)).select_related("case", "platform").get(pk=request.pk)
             locked.escalation_level += 1
             locked.escalated_at = now
             locked.save(update_fields=["escalation_level", "escalated_at", "updated_at"])

@@ -78,65 +78,70 @@ def smtp_sink():
     sink.stop()
 
 
-@pytest.fixture(scope="session")
-def celery_worker_process(django_db_setup, django_db_blocker, smtp_sink):
-    """A real `celery -A config worker` on Redis, using the test database and the SMTP sink."""
-    import redis
-
-    broker = settings.CELERY_BROKER_URL
-    redis.Redis.from_url(broker).flushdb()
+def worker_env(smtp_port: int, **overrides: str) -> dict[str, str]:
     db = settings.DATABASES["default"]
     database_url = f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-    env = {
+    return {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.test",
         "TEST_DATABASE_URL": database_url,
-        "TEST_REDIS_URL": broker,
+        "TEST_REDIS_URL": settings.CELERY_BROKER_URL,
         "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
         "EMAIL_HOST": "127.0.0.1",
-        "EMAIL_PORT": str(smtp_sink.port),
+        "EMAIL_PORT": str(smtp_port),
+        **overrides,
     }
-    log = open(ROOT / "var" / "test-worker.log", "w")  # noqa: SIM115 - closed at teardown
+
+
+def start_celery(kind: str, env: dict[str, str], log_name: str) -> subprocess.Popen:
+    """Starts `celery -A config worker|beat` and waits until it is ready."""
+    log_path = ROOT / "var" / log_name
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log = open(log_path, "w")  # noqa: SIM115 - the process owns it
+    if kind == "worker":
+        args = ["worker", "-Q", "celery,notices", "--pool", "solo", "-l", "INFO", "--without-heartbeat", "--without-gossip",
+                "--without-mingle"]  # fmt: skip
+        ready = "ready."
+    else:
+        args = ["beat", "-l", "INFO", "-s", str(ROOT / "var" / f"{log_name}.schedule")]
+        ready = "beat: Starting"
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "-Q",
-            "celery,notices",
-            "--pool",
-            "solo",
-            "-l",
-            "INFO",
-            "--without-heartbeat",
-            "--without-gossip",
-            "--without-mingle",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
+        [sys.executable, "-m", "celery", "-A", "config", *args], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        if "ready." in (ROOT / "var" / "test-worker.log").read_text(errors="replace"):
-            break
+        if ready in log_path.read_text(errors="replace"):
+            return proc
         if proc.poll() is not None:
-            raise RuntimeError("the Celery worker exited at start-up; see var/test-worker.log")
-        time.sleep(0.3)
-    else:
-        proc.kill()
-        raise RuntimeError("the Celery worker did not become ready in 60 s; see var/test-worker.log")
+            raise RuntimeError(f"celery {kind} exited at start-up; see {log_path}")
+        time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError(f"celery {kind} did not become ready in 60 s; see {log_path}")
+
+
+def stop_process(proc: subprocess.Popen, *, kill: bool = False) -> None:
+    if proc.poll() is None:
+        proc.kill() if kill else proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="module")
+def celery_worker_process(django_db_setup, django_db_blocker, smtp_sink):
+    """A real `celery -A config worker` on Redis, using the test database and the SMTP sink.
+
+    Module-scoped so that fault tests in other modules can run workers of their own without
+    this one taking their messages.
+    """
+    import redis
+
+    redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
+    proc = start_celery("worker", worker_env(smtp_sink.port), "test-worker.log")
     yield proc
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+    stop_process(proc)
 
 
 def wait_until(predicate, timeout: float = 30.0, interval: float = 0.2):

@@ -212,7 +212,7 @@ CELERY_BEAT_SCHEDULE = {
     "verify-all-evidence": {"task": "evidence.tasks.verify_all_evidence", "schedule": 24 * 3600.0},
     "reprocess-stuck-videos": {"task": "evidence.tasks.reprocess_stuck_videos", "schedule": 15 * 60.0},
     "requeue-pending-captures": {"task": "evidence.tasks.requeue_pending_captures", "schedule": 5 * 60.0},
-    "sweep-outbox": {"task": "takedowns.tasks.sweep_outbox_task", "schedule": 30.0},
+    "sweep-outbox": {"task": "takedowns.tasks.sweep_outbox_task", "schedule": float(env_int("OUTBOX_SWEEP_INTERVAL_S", 30))},
     "schedule-rechecks": {"task": "takedowns.tasks.schedule_rechecks", "schedule": 60.0},
     "poll-tickets": {"task": "takedowns.tasks.poll_tickets", "schedule": 300.0},
     "process-deadlines": {"task": "takedowns.tasks.process_deadlines_task", "schedule": 300.0},
