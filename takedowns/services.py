@@ -488,7 +488,7 @@ def sweep_outbox(*, limit: int = 2000) -> dict[str, int]:
     due = list(
         Notice.objects.filter(status=NoticeStatus.PENDING)
         .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
-        .filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=now - timedelta(seconds=60)))
+        .filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=now - timedelta(seconds=settings.NOTICE_REWAKE_AFTER_S)))
         .values_list("pk", flat=True)[:limit]
     )
     woken = 0

@@ -221,6 +221,8 @@ CELERY_BEAT_SCHEDULE = {
 # Takedowns: delivery, re-checks, deadlines (seconds unless named otherwise).
 NOTICE_HTTP_TIMEOUT_S = env_int("NOTICE_HTTP_TIMEOUT_S", 15)
 NOTICE_CLAIM_TIMEOUT_S = env_int("NOTICE_CLAIM_TIMEOUT_S", 120)
+# A queued wake-up not acted on within this long is presumed lost and sent again by the sweeper.
+NOTICE_REWAKE_AFTER_S = env_int("NOTICE_REWAKE_AFTER_S", 60)
 NOTICE_MAX_ATTEMPTS = env_int("NOTICE_MAX_ATTEMPTS", 12)
 NOTICE_RETRY_BASE_S = env_int("NOTICE_RETRY_BASE_S", 30)
 NOTICE_RETRY_MAX_S = env_int("NOTICE_RETRY_MAX_S", 3600)

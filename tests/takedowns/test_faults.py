@@ -1,0 +1,127 @@
+"""Nothing is lost and nothing is sent twice when a worker is killed or Redis goes away."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+
+import pytest
+
+from takedowns import services
+from takedowns.models import Notice, TakedownRequest
+from tests.conftest import start_celery, stop_process, wait_until, worker_env
+from tests.takedowns.conftest import consenting_case
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def isolated_broker():
+    """A Redis of this test's own, so stopping it disturbs nobody else."""
+    port = _free_port()
+
+    def start() -> subprocess.Popen:
+        proc = subprocess.Popen(
+            ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        wait_until(lambda: _ping(port), timeout=10, interval=0.1)
+        return proc
+
+    state = {"proc": start()}
+    yield port, state, start
+    stop_process(state["proc"])
+
+
+def _ping(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def test_worker_killed_mid_delivery_sends_exactly_one_notice(simulator, sim_platform, caseworker, smtp_sink, settings) -> None:
+    import redis
+
+    redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
+    case = consenting_case(caseworker)
+    url = simulator.host_page("/k/1", "<html><body>post</body></html>")
+    simulator.behave(url, "hang", hang_s=4, times=1)
+    worker = start_celery("worker", worker_env(smtp_sink.port), "test-kill-worker-1.log")
+    replacement = None
+    try:
+        request = services.takedown_create(case=case, url=url, acting_user=caseworker)
+        services.takedown_approve(requests=[request], acting_user=caseworker)
+        notice = Notice.objects.get(request=request)
+        wait_until(lambda: Notice.objects.get(pk=notice.pk).status == "sending", timeout=20)
+        wait_until(lambda: simulator.notice_count(str(notice.idempotency_key)) == 1, timeout=10)
+        os.kill(worker.pid, signal.SIGKILL)  # in the middle of the platform's (hanging) answer
+        worker.wait(timeout=10)
+        assert Notice.objects.get(pk=notice.pk).status == "sending"
+        replacement = start_celery("worker", worker_env(smtp_sink.port), "test-kill-worker-2.log")
+        settings.NOTICE_CLAIM_TIMEOUT_S = 1
+        time.sleep(1.5)
+        result = services.sweep_outbox()
+        assert result["reclaimed"] == 1
+        wait_until(lambda: Notice.objects.get(pk=notice.pk).status == "delivered", timeout=30)
+    finally:
+        stop_process(worker, kill=True)
+        if replacement is not None:
+            stop_process(replacement)
+    key = str(notice.idempotency_key)
+    assert simulator.unique_notices() == [key]
+    assert simulator.notice_count(key) == 1  # the platform holds exactly one notice
+    assert simulator.duplicate_count(key) == 1  # the repeat was recognised by its key
+    request.refresh_from_db()
+    assert request.status == "sent"
+    assert request.ticket == simulator.notices[0]["ticket_id"]
+
+
+def test_redis_stopped_and_restarted_every_notice_delivered_once(
+    isolated_broker, simulator, sim_platform, caseworker, smtp_sink
+) -> None:
+    port, state, start = isolated_broker
+    broker = f"redis://127.0.0.1:{port}/0"
+    env = worker_env(
+        smtp_sink.port, TEST_REDIS_URL=broker, OUTBOX_SWEEP_INTERVAL_S="1", NOTICE_CLAIM_TIMEOUT_S="4", NOTICE_REWAKE_AFTER_S="2"
+    )
+    case = consenting_case(caseworker)
+    urls = [simulator.host_page(f"/q/{i}", "<html><body>post</body></html>") for i in range(8)]
+    simulator.behave(None, "hang", hang_s=0.4, times=None)
+    requests = [services.takedown_create(case=case, url=u, acting_user=caseworker) for u in urls]
+    worker = start_celery("worker", env, "test-redis-worker.log")
+    beat = start_celery("beat", env, "test-redis-beat")
+    try:
+        # The approvals' own wake-ups go to the default broker, which no worker here reads: only
+        # the outbox sweeper (run by beat on the isolated Redis) can get these notices out.
+        services.takedown_approve(requests=requests, acting_user=caseworker)
+        wait_until(lambda: len(simulator.unique_notices()) >= 2, timeout=30)
+        subprocess.run(["redis-cli", "-p", str(port), "shutdown", "nosave"], capture_output=True, timeout=10, check=False)
+        state["proc"].wait(timeout=10)
+        delivered_while_down = len(simulator.unique_notices())
+        time.sleep(3)
+        state["proc"] = start()
+        wait_until(
+            lambda: Notice.objects.filter(request__in=requests, status="delivered").count() == len(requests),
+            timeout=90,
+            interval=0.5,
+        )
+    finally:
+        stop_process(beat)
+        stop_process(worker)
+    assert delivered_while_down < len(requests)
+    keys = {str(n.idempotency_key) for n in Notice.objects.filter(request__in=requests)}
+    assert set(simulator.unique_notices()) == keys
+    assert all(simulator.notice_count(k) == 1 for k in keys)
+    assert TakedownRequest.objects.filter(pk__in=[r.pk for r in requests], status="sent").count() == len(requests)
