@@ -1,4 +1,4 @@
-"""Demo data for `make run`: centres, one user per role, platforms and a few cases.
+"""Demo data for `make run`: centres, one user per role, platforms, a few cases and takedown drafts.
 
 Demo users have a fixed password and a TOTP secret derived from their name, so that
 `manage.py demo_totp USERNAME` can print a valid code. Never load this into production.
@@ -7,6 +7,8 @@ Demo users have a fixed password and a TOTP secret derived from their name, so t
 from __future__ import annotations
 
 import hashlib
+import logging
+from typing import Any
 
 from django.db import transaction
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -14,6 +16,8 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from core import services
 from core.models import Centre, User
 from core.roles import Role
+
+logger = logging.getLogger(__name__)
 
 DEMO_PASSWORD = "demo-password-2026"
 DEMO_USERS = [
@@ -27,6 +31,28 @@ DEMO_USERS = [
     ("busan-supervisor", Role.SUPERVISOR, "busan"),
 ]
 
+# The platform simulator that `make run` starts (tools/platform_sim.py, docs/simulator.md) and the
+# SMTP sink that catches the demo's e-mail (tools/smtp_sink.py); see tools/run_all.py.
+SIMULATOR_URL = "http://127.0.0.1:8030"
+DEMO_SIM_PLATFORM = "Demo Video Platform (simulator)"
+DEMO_PLATFORMS: list[tuple[str, dict[str, Any]]] = [
+    (
+        DEMO_SIM_PLATFORM,
+        {
+            "domains": ["127.0.0.1"],
+            "channel": "api",
+            "endpoint": f"{SIMULATOR_URL}/v1/notices",
+            "secret": "demo-secret",
+            "jurisdiction": "KR",
+            "notice_language": "ko",
+            "escalation_name": "KCSC (demo)",
+            "escalation_email": "kcsc@demo.invalid",
+        },
+    ),
+    ("Demo Mail Host (sink)", {"domains": ["localhost"], "channel": "email", "email": "abuse@demo-host.invalid"}),
+]
+DEMO_POST_URLS = [f"{SIMULATOR_URL}/demo/post/{n}" for n in range(1, 6)]
+
 
 def demo_totp_key(username: str) -> str:
     return hashlib.sha256(f"demo-totp:{username}".encode()).hexdigest()[:40]
@@ -35,8 +61,10 @@ def demo_totp_key(username: str) -> str:
 @transaction.atomic
 def load_demo() -> list[str]:
     from cases import services as case_services
-    from takedowns.models import Channel, Platform
-    from takedowns.services import platform_create
+    from takedowns.management.commands.load_platforms import load_platform_fixture
+    from takedowns.models import Platform
+    from takedowns.selectors import PlatformMatcher, host_of
+    from takedowns.services import platform_create, takedown_bulk_create
 
     created: list[str] = []
     central = services.central_centre()
@@ -55,14 +83,17 @@ def load_demo() -> list[str]:
             created.append(username)
         TOTPDevice.objects.get_or_create(user=user, defaults={"name": "demo", "key": demo_totp_key(username), "confirmed": True})
 
-    for name, domains, jurisdiction, channel, email in [
-        ("Example Video (simulator)", ["127.0.0.1", "video.example"], "KR", Channel.API, ""),
-        ("X", ["x.com", "twitter.com"], "US", Channel.MANUAL, ""),
-        ("Telegram", ["t.me", "telegram.org"], "AE", Channel.EMAIL, "abuse@telegram.org"),
-        ("Naver", ["naver.com", "blog.naver.com"], "KR", Channel.EMAIL, "abuse@naver.com"),
-    ]:
-        if not Platform.objects.filter(name=name).exists():
-            platform_create(acting_user=None, name=name, domains=domains, jurisdiction=jurisdiction, channel=channel, email=email)
+    load_platform_fixture()
+    for name, fields in DEMO_PLATFORMS:
+        if not Platform.objects.filter(name__iexact=name).exists():
+            platform_create(acting_user=None, name=name, **fields)
+    sim_platform = PlatformMatcher().match(host_of(DEMO_POST_URLS[0]))
+    if sim_platform is None or sim_platform.name != DEMO_SIM_PLATFORM:
+        logger.warning(
+            "%s is matched to platform %r, not %r: this database holds an older demo. Remove var/db.sqlite3 "
+            "(or the platform) and run load_demo again for the simulator demo.",
+            host_of(DEMO_POST_URLS[0]), getattr(sim_platform, "name", None), DEMO_SIM_PLATFORM,
+        )  # fmt: skip
 
     caseworker = User.objects.get(username="caseworker")
     if not caseworker.created_cases.exists():
@@ -88,4 +119,13 @@ def load_demo() -> list[str]:
             victim={"pseudonym": "Sea Gull", "language": "ko"},
             consent={"takedown": True},
         )
+
+    # Five drafts on the first case, for the simulator's demo posts: approve them and watch
+    # them go sent (at once) and removed (the simulator takes the posts down after 120 s; the
+    # re-checks that notice it are scheduled by beat).
+    first_case = caseworker.created_cases.order_by("created_at", "pk").first()
+    if first_case is not None:
+        have = set(first_case.takedowns.values_list("url", flat=True))
+        if any(url not in have for url in DEMO_POST_URLS):
+            takedown_bulk_create(case=first_case, urls=DEMO_POST_URLS, acting_user=caseworker)
     return created

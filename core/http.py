@@ -21,7 +21,9 @@ import os
 import re
 import socket
 import tempfile
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -228,27 +230,60 @@ def _refuse_in_transaction() -> None:
         raise RuntimeError("outbound HTTP inside a database transaction")
 
 
+_local = threading.local()
+_MAX_POOLS_PER_THREAD = 64
+
+
+def _pool_for(target: _Target, ip: IPAddress) -> urllib3.HTTPConnectionPool:
+    """A kept-alive connection pool per (checked address, host) in this thread.
+
+    Reusing connections is what lets one worker send hundreds of notices a second to the same
+    platform. The pool's host is the checked IP, so reuse never skips the address check: every
+    request still resolves and checks before it picks a pool.
+    """
+    pools: OrderedDict[tuple[str, str, int, str], urllib3.HTTPConnectionPool] = getattr(_local, "pools", None) or OrderedDict()
+    _local.pools = pools
+    key = (target.scheme, str(ip), target.port, target.host)
+    pool = pools.get(key)
+    if pool is not None:
+        pools.move_to_end(key)
+        return pool
+    if target.scheme == "https":
+        # Host of the pool is the IP (no second DNS lookup); SNI and the certificate check use the host name
+        # (ssl's check_hostname verifies against server_hostname, with CERT_REQUIRED and the system CA store).
+        pool = urllib3.HTTPSConnectionPool(
+            str(ip), target.port, maxsize=1, retries=False, server_hostname=target.host, cert_reqs="CERT_REQUIRED"
+        )
+    else:
+        pool = urllib3.HTTPConnectionPool(str(ip), target.port, maxsize=1, retries=False)
+    pools[key] = pool
+    while len(pools) > _MAX_POOLS_PER_THREAD:
+        _old_key, old = pools.popitem(last=False)
+        old.close()
+    return pool
+
+
+def _discard_pool(target: _Target, ip: IPAddress) -> None:
+    pools = getattr(_local, "pools", None)
+    if pools is not None:
+        pool = pools.pop((target.scheme, str(ip), target.port, target.host), None)
+        if pool is not None:
+            pool.close()
+
+
 def _open(
     target: _Target, ip: IPAddress, method: str, headers: urllib3.HTTPHeaderDict, body: bytes | None, timeout: float
 ) -> tuple[urllib3.HTTPConnectionPool, urllib3.BaseHTTPResponse]:
     """Send the request to the checked address `ip`; returns (pool, response) with the body still unread."""
     limits = urllib3.Timeout(connect=timeout, read=timeout)
-    pool: urllib3.HTTPConnectionPool
-    if target.scheme == "https":
-        # Host of the pool is the IP (no second DNS lookup); SNI and the certificate check use the host name
-        # (ssl's check_hostname verifies against server_hostname, with CERT_REQUIRED and the system CA store).
-        pool = urllib3.HTTPSConnectionPool(
-            str(ip), target.port, timeout=limits, maxsize=1, retries=False, server_hostname=target.host, cert_reqs="CERT_REQUIRED"
-        )
-    else:
-        pool = urllib3.HTTPConnectionPool(str(ip), target.port, timeout=limits, maxsize=1, retries=False)
+    pool = _pool_for(target, ip)
     try:
         response = pool.urlopen(
-            method, target.path, body=body, headers=headers, redirect=False, retries=False,
+            method, target.path, body=body, headers=headers, redirect=False, retries=False, timeout=limits,
             preload_content=False, decode_content=True, assert_same_host=False,
         )  # fmt: skip
     except BaseException:
-        pool.close()
+        _discard_pool(target, ip)
         raise
     return pool, response
 
@@ -284,11 +319,12 @@ def _fetch(
                 if remaining <= 0:
                     raise FetchTimeout(f"timed out talking to {target.host}")
                 try:
-                    pool, resp = _open(target, ip, method, send, body, min(timeout, remaining))
+                    _pool, resp = _open(target, ip, method, send, body, min(timeout, remaining))
                     break
                 except ConnectTimeoutError:  # includes NewConnectionError: nothing was sent yet
                     if attempt == len(addresses):
                         raise
+            reusable = False
             try:
                 location = resp.headers.get("Location")
                 if allow_redirects and resp.status in _REDIRECTS and location:
@@ -314,12 +350,16 @@ def _fetch(
                     if time.monotonic() > deadline:
                         raise FetchTimeout(f"timed out reading from {target.host}")
                     sink(chunk)
+                reusable = True
                 return Response(
                     resp.status, _returned_headers(resp), b"", target.url, time.monotonic() - started, history, str(ip)
                 )
             finally:
-                resp.close()
-                pool.close()
+                if reusable:
+                    resp.release_conn()  # fully read: the connection goes back for the next request
+                else:
+                    resp.close()
+                    _discard_pool(target, ip)
 
 
 def _returned_headers(resp: urllib3.BaseHTTPResponse) -> urllib3.HTTPHeaderDict:

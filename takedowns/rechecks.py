@@ -162,3 +162,28 @@ def run(request_id: int) -> str:
     verdict = check_url(request.url, known_for(request))
     record_check(request.pk, verdict.outcome, http_status=verdict.http_status, distance=verdict.distance, detail=verdict.detail)
     return verdict.outcome
+
+
+def run_many(request_ids: list[int], *, concurrency: int | None = None) -> dict[str, int]:
+    """Re-checks several requests on a thread pool (network waits overlap; connections are reused)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connections
+
+    def one(request_id: int) -> str:
+        try:
+            return run(request_id)
+        except Exception:
+            import logging
+
+            logging.getLogger(__name__).exception("re-check of request %s failed", request_id)
+            return "error"
+        finally:
+            connections.close_all()
+
+    counts: dict[str, int] = {}
+    workers = max(1, min(concurrency or settings.TAKEDOWN_IO_CONCURRENCY, len(request_ids)))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="recheck") as pool:
+        for outcome in pool.map(one, request_ids):
+            counts[outcome] = counts.get(outcome, 0) + 1
+    return counts

@@ -228,7 +228,7 @@ def _render(
     return lang, subject, body
 
 
-def _new_notice(request: TakedownRequest, kind: str, *, history: list[str] | None = None) -> Notice:
+def _new_notice(request: TakedownRequest, kind: str, *, history: list[str] | None = None, wake: bool = True) -> Notice:
     platform = request.platform
     assert platform is not None
     if kind == NoticeKind.ESCALATION:
@@ -245,22 +245,34 @@ def _new_notice(request: TakedownRequest, kind: str, *, history: list[str] | Non
     notice = Notice.objects.create(
         request=request, kind=kind, channel=channel, language=lang, recipient=recipient, subject=subject, body=body, status=status
     )
-    if status == NoticeStatus.PENDING:
+    if status == NoticeStatus.PENDING and wake:
         _wake_on_commit(notice.pk)
     return notice
 
 
 def _wake_on_commit(notice_id: int) -> None:
-    from takedowns.tasks import deliver_notice
+    transaction.on_commit(lambda: wake_notices([notice_id]))
 
-    def wake() -> None:
+
+def wake_notices(notice_ids: list[int]) -> int:
+    """Queues delivery in batches. Losing these messages loses nothing: the sweeper finds the rows."""
+    from takedowns.tasks import deliver_batch, deliver_notice
+
+    woken = 0
+    size = settings.TAKEDOWN_BATCH_SIZE
+    for start in range(0, len(notice_ids), size):
+        batch = notice_ids[start : start + size]
         try:
-            deliver_notice.delay(notice_id)
-            Notice.objects.filter(pk=notice_id).update(enqueued_at=timezone.now())
-        except Exception:  # noqa: BLE001 - the broker may be down; the sweeper will wake it later
-            logger.warning("could not queue notice %s; the outbox sweeper will retry", notice_id)
-
-    transaction.on_commit(wake)
+            if len(batch) == 1:
+                deliver_notice.delay(batch[0])
+            else:
+                deliver_batch.delay(batch)
+        except Exception:  # noqa: BLE001 - the broker may be down; the sweeper will wake them later
+            logger.warning("could not queue %s notices; the outbox sweeper will retry", len(notice_ids) - woken)
+            break
+        Notice.objects.filter(pk__in=batch).update(enqueued_at=timezone.now())
+        woken += len(batch)
+    return woken
 
 
 def takedown_approve(*, requests: list[TakedownRequest], acting_user: User, override_reason: str = "") -> list[TakedownRequest]:
@@ -287,6 +299,7 @@ def takedown_approve(*, requests: list[TakedownRequest], acting_user: User, over
                 _("%(n)s addresses have no platform yet; choose or create their platform first.") % {"n": len(missing)}
             )
         now = timezone.now()
+        to_wake: list[int] = []
         for request in locked:
             if request.status != RequestStatus.DRAFT:
                 continue
@@ -295,8 +308,12 @@ def takedown_approve(*, requests: list[TakedownRequest], acting_user: User, over
             request.approved_at = now
             request.consent_overridden = overridden[request.case_id]
             request.save(update_fields=["status", "approved_by", "approved_at", "consent_overridden", "updated_at"])
-            _new_notice(request, NoticeKind.INITIAL)
+            notice = _new_notice(request, NoticeKind.INITIAL, wake=False)
+            if notice.status == NoticeStatus.PENDING:
+                to_wake.append(notice.pk)
             approved.append(request)
+        # One wake-up per batch after commit; if it is lost, the sweeper finds the rows.
+        transaction.on_commit(lambda: wake_notices(to_wake))
         audit.record(
             "takedown.approve", actor=acting_user, obj=locked[0].case if locked else None,
             details={"requests": [r.pk for r in approved][:1000], "count": len(approved)},
@@ -355,6 +372,27 @@ def deliver(notice_id: int) -> str:
     duration_ms = int((timezone.now() - started).total_seconds() * 1000)
     record_result(notice, result, duration_ms)
     return result.outcome
+
+
+def deliver_many(notice_ids: list[int], *, concurrency: int | None = None) -> dict[str, int]:
+    """Delivers several notices at once on a thread pool: network waits overlap, connections are
+    reused per thread. Each notice is still claimed and recorded on its own."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connections
+
+    def one(notice_id: int) -> str:
+        try:
+            return deliver(notice_id)
+        finally:
+            connections.close_all()  # each thread has its own database connection
+
+    counts: dict[str, int] = {}
+    workers = max(1, min(concurrency or settings.TAKEDOWN_IO_CONCURRENCY, len(notice_ids)))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="deliver") as pool:
+        for outcome in pool.map(one, notice_ids):
+            counts[outcome] = counts.get(outcome, 0) + 1
+    return counts
 
 
 def _rate_allows(platform: Platform | None) -> bool:
@@ -478,8 +516,6 @@ def sweep_outbox(*, limit: int = 2000) -> dict[str, int]:
     Run every 30 s by beat: a delivery cut short goes out again within minutes of the worker and
     the broker being back, under the same idempotency key.
     """
-    from takedowns.tasks import deliver_notice
-
     now = timezone.now()
     stale = now - timedelta(seconds=settings.NOTICE_CLAIM_TIMEOUT_S)
     reclaimed = Notice.objects.filter(status=NoticeStatus.SENDING, claimed_at__lt=stale).update(
@@ -491,17 +527,7 @@ def sweep_outbox(*, limit: int = 2000) -> dict[str, int]:
         .filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=now - timedelta(seconds=settings.NOTICE_REWAKE_AFTER_S)))
         .values_list("pk", flat=True)[:limit]
     )
-    woken = 0
-    for notice_id in due:
-        try:
-            deliver_notice.delay(notice_id)
-        except Exception:  # noqa: BLE001 - broker still down: try again next sweep
-            logger.warning("broker unavailable; %s notices wait in the outbox", len(due) - woken)
-            break
-        woken += 1
-    if woken:
-        Notice.objects.filter(pk__in=due[:woken]).update(enqueued_at=now)
-    return {"reclaimed": reclaimed, "woken": woken}
+    return {"reclaimed": reclaimed, "woken": wake_notices(due)}
 
 
 # Status polling ---------------------------------------------------------------------------------
@@ -609,7 +635,7 @@ def _notice_in_flight(request: TakedownRequest) -> bool:
 
 def schedule_due_checks(*, limit: int = 2000) -> int:
     """Queues re-checks that are due. The next_check_at lease stops double queuing."""
-    from takedowns.tasks import recheck_request
+    from takedowns.tasks import recheck_batch
 
     now = timezone.now()
     due = list(
@@ -620,8 +646,9 @@ def schedule_due_checks(*, limit: int = 2000) -> int:
     if not due:
         return 0
     TakedownRequest.objects.filter(pk__in=due).update(next_check_at=now + timedelta(minutes=15))
-    for request_id in due:
-        recheck_request.delay(request_id)
+    size = settings.TAKEDOWN_BATCH_SIZE
+    for start in range(0, len(due), size):
+        recheck_batch.delay(due[start : start + size])
     return len(due)
 
 

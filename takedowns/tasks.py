@@ -12,6 +12,20 @@ def deliver_notice(notice_id: int) -> str:
     return deliver(notice_id)
 
 
+@shared_task(name="takedowns.tasks.deliver_batch", acks_late=True)
+def deliver_batch(notice_ids: list[int]) -> dict[str, int]:
+    from takedowns.services import deliver_many
+
+    return deliver_many(notice_ids)
+
+
+@shared_task(name="takedowns.tasks.recheck_batch", acks_late=True)
+def recheck_batch(request_ids: list[int]) -> dict[str, int]:
+    from takedowns.rechecks import run_many
+
+    return run_many(request_ids)
+
+
 @shared_task(name="takedowns.tasks.sweep_outbox_task")
 def sweep_outbox_task() -> dict[str, int]:
     from takedowns.services import sweep_outbox

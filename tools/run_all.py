@@ -1,14 +1,20 @@
-"""Runs the web server, a Celery worker and Celery beat together; Ctrl-C stops all three.
+"""Runs the whole demo: the web server, a Celery worker, Celery beat, the platform simulator and
+the SMTP sink. Ctrl-C stops all of them.
 
 Used by `make run`. Each process gets its own process group so that stopping reaches the
-worker's children too.
+worker's children too. The simulator (tools/platform_sim.py, docs/simulator.md) hosts the demo
+posts that `load_demo` files takedown drafts for and answers the demo platform's notices; the
+sink (tools/smtp_sink.py) keeps every e-mail the system sends as an .eml file. Web, worker and
+beat are pointed at the sink unless EMAIL_HOST is set in the environment.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -16,6 +22,39 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
+SIM_PORT = 8030  # core/demo.py points the demo platform at http://127.0.0.1:8030
+SIM_SECRET = "demo-secret"
+SMTP_PORT = 8025
+# The demo's first re-check: soon after the simulator takes a post down (120 s after the notice),
+# instead of the production default of 10 minutes. Set TAKEDOWN_FIRST_CHECK_S to change it.
+DEMO_FIRST_CHECK_S = "150"
+_stopping = False
+
+
+def _stop(*_: object) -> None:
+    global _stopping
+    _stopping = True
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _wait_listening(host: str, port: int, proc: subprocess.Popen[bytes], timeout: float = 20.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None and not _stopping:
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return True
+        except OSError:
+            time.sleep(0.2)
+    return False
 
 
 def main() -> int:
@@ -23,17 +62,76 @@ def main() -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", default="8000")
     args = parser.parse_args()
+    # Ctrl-C reaches only this process (the children have their own sessions); it stops them all.
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE", "config.settings.local")}
+    var_dir = Path(os.environ.get("VAR_DIR") or ROOT / "var")
+    sink_dir = var_dir / "smtp-sink"
+
+    # 1. The helpers the demo talks to: the simulator always; the SMTP sink unless the user sends
+    #    mail elsewhere (EMAIL_HOST set) or aiosmtpd is missing (it is a development dependency).
+    helpers: dict[str, list[str]] = {
+        "simulator": [sys.executable, "-m", "tools.platform_sim", "--port", str(SIM_PORT), "--secret", SIM_SECRET],
+    }
+    mail_note: str
+    if os.environ.get("EMAIL_HOST"):
+        mail_note = f"sent through {os.environ['EMAIL_HOST']}:{os.environ.get('EMAIL_PORT', '25')} (EMAIL_HOST is set)"
+    elif importlib.util.find_spec("aiosmtpd") is None:
+        mail_note = f"written to {var_dir / 'mail'} (install aiosmtpd for the SMTP sink: pip install -e '.[dev]')"
+    else:
+        helpers["smtp-sink"] = [sys.executable, "-m", "tools.smtp_sink", "--port", str(SMTP_PORT), "--dir", str(sink_dir)]
+        env.setdefault("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+        env["EMAIL_HOST"] = "127.0.0.1"
+        env["EMAIL_PORT"] = str(SMTP_PORT)
+        mail_note = f"caught by the SMTP sink on 127.0.0.1:{SMTP_PORT}, one .eml file each in {sink_dir}"
+    env.setdefault("TAKEDOWN_FIRST_CHECK_S", DEMO_FIRST_CHECK_S)
+
+    wanted = {"web": (args.host, int(args.port)), "simulator": ("127.0.0.1", SIM_PORT)}
+    if "smtp-sink" in helpers:
+        wanted["smtp-sink"] = ("127.0.0.1", SMTP_PORT)
+    busy = [f"{name} ({host}:{port})" for name, (host, port) in wanted.items() if not _port_free(host, port)]
+    if busy:
+        print(f"Port already in use for: {', '.join(busy)}. Stop whatever holds it and run again.", file=sys.stderr)
+        return 1
+
+    procs: dict[str, subprocess.Popen[bytes]] = {}
+
+    def stop_all() -> None:
+        # SIGTERM to each leader lets Celery shut down warmly (finishing the task in hand); whatever
+        # is left after the grace period is killed with its whole process group.
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        deadline = time.time() + 15
+        for proc in procs.values():
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.time()))
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+    for name, cmd in helpers.items():
+        procs[name] = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
+    for name in helpers:
+        host, port = wanted[name]
+        if not _wait_listening(host, port, procs[name]):
+            if not _stopping:
+                print(f"{name} did not start listening on {host}:{port}; stopping.", file=sys.stderr, flush=True)
+            stop_all()
+            return 0 if _stopping else 1
+
+    # 2. The system itself.
     commands = {
         "web": [sys.executable, "manage.py", "runserver", f"{args.host}:{args.port}", "--noreload"],
         "worker": [str(BIN / "celery"), "-A", "config", "worker", "-l", "INFO", "-Q", "celery,notices", "--concurrency", "2"],
         "beat": [str(BIN / "celery"), "-A", "config", "beat", "-l", "INFO"],
     }
-    procs: dict[str, subprocess.Popen[bytes]] = {}
     for name, cmd in commands.items():
         procs[name] = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
 
     url = f"http://{args.host}:{args.port}/"
+    sim_url = f"http://127.0.0.1:{SIM_PORT}"
     print(
         f"""
 ==========================================================================
@@ -43,40 +141,29 @@ def main() -> int:
  Password:   demo-password-2026
  Code:       every sign-in needs a 6-digit authenticator code; in another
              terminal run:  {BIN / "python"} manage.py demo_totp caseworker
- Stop:       Ctrl-C stops the web server, the worker and beat.
+ Takedowns:  the platform simulator runs at {sim_url}/demo/
+             (notices: {sim_url}/v1/notices). The caseworker's first case
+             has 5 drafts for its demo posts: approve them, they turn Sent,
+             and Removed a few minutes later (the simulator removes posts
+             after 120 s; beat schedules the re-checks).
+ E-mail:     {mail_note}
+ Stop:       Ctrl-C stops the web server, the worker, beat, the simulator
+             and the SMTP sink.
 ==========================================================================
 """,
         flush=True,
     )
 
-    stopping = False
-
-    def stop(*_: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
     exit_code = 0
-    while not stopping:
+    while not _stopping:
         for name, proc in procs.items():
             if proc.poll() is not None:
                 print(f"{name} stopped (exit {proc.returncode}); stopping the others.", flush=True)
                 exit_code = proc.returncode or 1
-                stopping = True
+                _stop()
+                break
         time.sleep(0.5)
-    # SIGTERM to each leader lets Celery shut down warmly (finishing the task in hand); whatever
-    # is left after the grace period is killed with its whole process group.
-    for proc in procs.values():
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-    deadline = time.time() + 15
-    for proc in procs.values():
-        try:
-            proc.wait(timeout=max(0.1, deadline - time.time()))
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+    stop_all()
     print("All processes stopped.", flush=True)
     return exit_code
 

@@ -204,7 +204,10 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "UTC"
 # Notices go on their own queue, so a flood of re-checks never delays a notice.
-CELERY_TASK_ROUTES = {"takedowns.tasks.deliver_notice": {"queue": "notices"}}
+CELERY_TASK_ROUTES = {
+    "takedowns.tasks.deliver_notice": {"queue": "notices"},
+    "takedowns.tasks.deliver_batch": {"queue": "notices"},
+}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     "verify-audit-chain": {"task": "core.tasks.verify_audit_chain_task", "schedule": 6 * 3600.0},
@@ -236,6 +239,9 @@ TAKEDOWN_REMINDER_BEFORE_S = env_int("TAKEDOWN_REMINDER_BEFORE_S", 2 * 3600)
 TAKEDOWN_ESCALATION_DELAY_S = env_int("TAKEDOWN_ESCALATION_DELAY_S", 24 * 3600)
 TAKEDOWN_ESCALATION_REPEAT_S = env_int("TAKEDOWN_ESCALATION_REPEAT_S", 7 * 24 * 3600)
 RECHECK_MAX_MEDIA = env_int("RECHECK_MAX_MEDIA", 20)
+# Notices and re-checks are handed to workers in batches; each batch runs this many at once.
+TAKEDOWN_BATCH_SIZE = env_int("TAKEDOWN_BATCH_SIZE", 100)
+TAKEDOWN_IO_CONCURRENCY = env_int("TAKEDOWN_IO_CONCURRENCY", 16)
 
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("EMAIL_PORT", 25)

@@ -94,11 +94,18 @@ def test_redis_stopped_and_restarted_every_notice_delivered_once(
     port, state, start = isolated_broker
     broker = f"redis://127.0.0.1:{port}/0"
     env = worker_env(
-        smtp_sink.port, TEST_REDIS_URL=broker, OUTBOX_SWEEP_INTERVAL_S="1", NOTICE_CLAIM_TIMEOUT_S="4", NOTICE_REWAKE_AFTER_S="2"
+        smtp_sink.port,
+        TEST_REDIS_URL=broker,
+        OUTBOX_SWEEP_INTERVAL_S="1",
+        NOTICE_CLAIM_TIMEOUT_S="4",
+        NOTICE_REWAKE_AFTER_S="2",
+        # One at a time, so that some notices are still queued when Redis goes away.
+        TAKEDOWN_BATCH_SIZE="1",
+        TAKEDOWN_IO_CONCURRENCY="1",
     )
     case = consenting_case(caseworker)
     urls = [simulator.host_page(f"/q/{i}", "<html><body>post</body></html>") for i in range(8)]
-    simulator.behave(None, "hang", hang_s=0.4, times=None)
+    simulator.behave(None, "hang", hang_s=0.6, times=None)
     requests = [services.takedown_create(case=case, url=u, acting_user=caseworker) for u in urls]
     worker = start_celery("worker", env, "test-redis-worker.log")
     beat = start_celery("beat", env, "test-redis-beat")
