@@ -165,25 +165,33 @@ def run(request_id: int) -> str:
 
 
 def run_many(request_ids: list[int], *, concurrency: int | None = None) -> dict[str, int]:
-    """Re-checks several requests on a thread pool (network waits overlap; connections are reused)."""
+    """Re-checks a batch: reads first, fetches and compares concurrently (threads never touch
+    the database; connections are reused per thread), then records each outcome."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from django.db import connections
+    from takedowns.models import TakedownRequest
+    from takedowns.services import record_check
 
-    def one(request_id: int) -> str:
+    requests = list(TakedownRequest.objects.filter(pk__in=request_ids).prefetch_related("evidence__fingerprints"))
+    work = [(r.pk, r.url, known_for(r)) for r in requests]
+
+    def one(item: tuple[int, str, Known]) -> tuple[int, Verdict]:
+        request_id, url, known = item
         try:
-            return run(request_id)
-        except Exception:
-            import logging
+            return request_id, check_url(url, known)
+        except Exception as exc:  # noqa: BLE001 - one bad URL must not stop the batch
+            return request_id, Verdict(CheckOutcome.INCONCLUSIVE, detail=f"check failed: {type(exc).__name__}"[:500])
 
-            logging.getLogger(__name__).exception("re-check of request %s failed", request_id)
-            return "error"
-        finally:
-            connections.close_all()
-
+    workers = max(1, min(concurrency or settings.TAKEDOWN_IO_CONCURRENCY, len(work)))
+    if workers == 1:
+        verdicts = [one(item) for item in work]
+    else:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="recheck") as pool:
+            verdicts = list(pool.map(one, work))
     counts: dict[str, int] = {}
-    workers = max(1, min(concurrency or settings.TAKEDOWN_IO_CONCURRENCY, len(request_ids)))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="recheck") as pool:
-        for outcome in pool.map(one, request_ids):
-            counts[outcome] = counts.get(outcome, 0) + 1
+    for request_id, verdict in verdicts:
+        record_check(
+            request_id, verdict.outcome, http_status=verdict.http_status, distance=verdict.distance, detail=verdict.detail
+        )
+        counts[verdict.outcome] = counts.get(verdict.outcome, 0) + 1
     return counts

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -349,122 +350,205 @@ def _backoff_seconds(attempts: int) -> float:
 
 def deliver(notice_id: int) -> str:
     """Claims one notice, sends it through its channel, records the attempt. Safe to call twice."""
-    from takedowns import transports
+    counts = deliver_many([notice_id])
+    return next(iter(counts), "skipped")
 
+
+def _claim(notice_ids: list[int]) -> list[int]:
+    """Claims due, pending notices by a conditional UPDATE under SKIP LOCKED: two workers woken
+    for the same notices never both get one."""
     now = timezone.now()
-    claimed = (
-        Notice.objects.filter(pk=notice_id, status=NoticeStatus.PENDING)
-        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
-        .update(status=NoticeStatus.SENDING, claimed_at=now, attempts=F("attempts") + 1)
-    )
-    if not claimed:
-        return "skipped"
-    notice = Notice.objects.select_related("request__platform", "request__case").get(pk=notice_id)
-    platform = notice.request.platform
-    if notice.kind != NoticeKind.ESCALATION and platform is not None and not _rate_allows(platform):
-        Notice.objects.filter(pk=notice.pk, status=NoticeStatus.SENDING).update(
-            status=NoticeStatus.PENDING,
-            next_attempt_at=now + timedelta(seconds=60 / max(1, platform.rate_limit_per_minute) + 1),
+    with transaction.atomic():
+        ids = list(
+            Notice.objects.select_for_update(skip_locked=True)
+            .filter(pk__in=notice_ids, status=NoticeStatus.PENDING)
+            .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+            .values_list("pk", flat=True)
         )
-        return "rate_limited_locally"
-    started = timezone.now()
-    result = transports.for_notice(notice).send(notice)
-    duration_ms = int((timezone.now() - started).total_seconds() * 1000)
-    record_result(notice, result, duration_ms)
-    return result.outcome
+        if ids:
+            Notice.objects.filter(pk__in=ids, status=NoticeStatus.PENDING).update(
+                status=NoticeStatus.SENDING, claimed_at=now, attempts=F("attempts") + 1
+            )
+    return ids
 
 
 def deliver_many(notice_ids: list[int], *, concurrency: int | None = None) -> dict[str, int]:
-    """Delivers several notices at once on a thread pool: network waits overlap, connections are
-    reused per thread. Each notice is still claimed and recorded on its own."""
+    """Delivers a batch: claim in one statement, send concurrently (network waits overlap and
+    connections are reused per thread; the threads never touch the database), then record every
+    outcome in one transaction with one audit event for the batch."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from django.db import connections
+    from takedowns import transports
 
-    def one(notice_id: int) -> str:
+    claimed = _claim(notice_ids)
+    if not claimed:
+        return {"skipped": len(notice_ids)}
+    notices = list(
+        Notice.objects.filter(pk__in=claimed)
+        .select_related("request__platform", "request__case")
+        .prefetch_related("request__evidence__fingerprints")
+    )
+    budget = _rate_budget(notices)
+    sendable: list[Notice] = []
+    held: list[Notice] = []
+    for notice in notices:
+        platform = notice.request.platform
+        if notice.kind == NoticeKind.ESCALATION or platform is None:
+            sendable.append(notice)
+        elif budget.get(platform.pk, 0) > 0:
+            budget[platform.pk] -= 1
+            sendable.append(notice)
+        else:
+            held.append(notice)
+    if held:
+        # Over the platform's per-minute budget: back to pending, due at the next minute.
+        Notice.objects.filter(pk__in=[n.pk for n in held], status=NoticeStatus.SENDING).update(
+            status=NoticeStatus.PENDING, next_attempt_at=timezone.now() + timedelta(seconds=61 - timezone.now().second)
+        )
+    prepared = [(n, transports.for_notice(n)) for n in sendable]
+    for notice, transport in prepared:
+        if hasattr(transport, "prepare"):
+            transport.prepare(notice)  # database reads happen here, before the threads start
+
+    def send(item: tuple[Notice, Any]) -> tuple[Notice, Any, int]:
+        notice, transport = item
+        started = time.monotonic()
         try:
-            return deliver(notice_id)
-        finally:
-            connections.close_all()  # each thread has its own database connection
+            result = transport.send(notice)
+        except Exception as exc:
+            logger.exception("transport failed for notice %s", notice.pk)
+            result = transports.Result("retry", detail=f"{type(exc).__name__}: {exc}"[:500])
+        return notice, result, int((time.monotonic() - started) * 1000)
 
-    counts: dict[str, int] = {}
-    workers = max(1, min(concurrency or settings.TAKEDOWN_IO_CONCURRENCY, len(notice_ids)))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="deliver") as pool:
-        for outcome in pool.map(one, notice_ids):
-            counts[outcome] = counts.get(outcome, 0) + 1
+    workers = max(1, min(concurrency or settings.TAKEDOWN_IO_CONCURRENCY, len(prepared)))
+    if workers == 1:
+        outcomes = [send(item) for item in prepared]
+    else:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="deliver") as pool:
+            outcomes = list(pool.map(send, prepared))
+    counts = record_results(outcomes)
+    if held:
+        counts["rate_limited_locally"] = len(held)
     return counts
 
 
-def _rate_allows(platform: Platform | None) -> bool:
-    """Per-platform sends per minute, counted in Redis so every worker shares the budget."""
-    if platform is None or not settings.REDIS_URL:
-        return True
+_redis_client: Any = None
+
+
+def _rate_budget(notices: list[Notice]) -> dict[int, int]:
+    """Per-platform sends left this minute, reserved in Redis so every worker shares the budget."""
+    wanted: dict[int, int] = {}
+    limits: dict[int, int] = {}
+    for notice in notices:
+        platform = notice.request.platform
+        if platform is not None and notice.kind != NoticeKind.ESCALATION:
+            wanted[platform.pk] = wanted.get(platform.pk, 0) + 1
+            limits[platform.pk] = platform.rate_limit_per_minute
+    if not wanted:
+        return {}
+    if not settings.REDIS_URL:
+        return wanted
+    global _redis_client
     try:
         import redis
 
-        client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2)
-        key = f"takedowns:rate:{platform.pk}:{int(timezone.now().timestamp() // 60)}"
-        count = client.incr(key)
-        if count == 1:
-            client.expire(key, 120)
-        return int(count) <= platform.rate_limit_per_minute
+        if _redis_client is None:
+            _redis_client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2)
+        minute = int(timezone.now().timestamp() // 60)
+        budget = {}
+        for platform_id, count in wanted.items():
+            key = f"takedowns:rate:{platform_id}:{minute}"
+            used = int(_redis_client.incrby(key, count))
+            _redis_client.expire(key, 120)
+            budget[platform_id] = max(0, min(count, limits[platform_id] - (used - count)))
+        return budget
     except Exception:  # noqa: BLE001 - without Redis, sending slowly beats not sending
-        return True
+        return wanted
 
 
 def record_result(notice: Notice, result: Any, duration_ms: int = 0) -> None:
+    record_results([(notice, result, duration_ms)])
+
+
+def record_results(outcomes: list[tuple[Notice, Any, int]]) -> dict[str, int]:
+    """Records a batch of delivery outcomes in one transaction."""
     now = timezone.now()
+    counts: dict[str, int] = {}
+    later: list[tuple[int, float]] = []
+    delivered_requests: list[int] = []
     with transaction.atomic():
-        locked = (
-            Notice.objects.select_for_update(of=("self",)).select_related("request__case", "request__platform").get(pk=notice.pk)
-        )
-        if locked.status != NoticeStatus.SENDING:
-            return  # the sweeper already gave it back; whoever holds it now records
-        DeliveryAttempt.objects.create(
-            notice=locked,
-            outcome=result.outcome,
-            http_status=result.http_status,
-            detail=result.detail[:2000],
-            duration_ms=duration_ms,
-        )
-        request = locked.request
-        if result.outcome == "delivered":
-            locked.status = NoticeStatus.DELIVERED
-            locked.delivered_at = now
-            locked.last_error = ""
-            locked.save(update_fields=["status", "delivered_at", "last_error"])
-            if locked.kind == NoticeKind.ESCALATION:
-                audit.record("takedown.escalated", actor=None, obj=request, centre_id=request.case.centre_id)
-            else:
-                _mark_sent(request, locked, ticket=result.ticket)
-        elif result.outcome == "manual":
-            locked.status = NoticeStatus.MANUAL
-            locked.save(update_fields=["status"])
-        elif result.outcome in ("retry", "rate_limited") and locked.attempts < settings.NOTICE_MAX_ATTEMPTS:
-            delay = (
-                result.retry_after_s
-                if result.outcome == "rate_limited" and result.retry_after_s
-                else _backoff_seconds(locked.attempts)
+        by_id = {
+            n.pk: n
+            for n in Notice.objects.select_for_update(of=("self",))
+            .filter(pk__in=[o[0].pk for o in outcomes])
+            .select_related("request__case", "request__platform")
+        }
+        attempts = []
+        for original, result, duration_ms in outcomes:
+            counts[result.outcome] = counts.get(result.outcome, 0) + 1
+            locked = by_id.get(original.pk)
+            if locked is None or locked.status != NoticeStatus.SENDING:
+                continue  # the sweeper already gave it back; whoever holds it now records
+            attempts.append(
+                DeliveryAttempt(
+                    notice=locked,
+                    outcome=result.outcome,
+                    http_status=result.http_status,
+                    detail=result.detail[:2000],
+                    duration_ms=duration_ms,
+                )
             )
-            locked.status = NoticeStatus.PENDING
-            locked.next_attempt_at = now + timedelta(seconds=delay)
-            locked.last_error = result.detail[:2000]
-            locked.enqueued_at = None
-            locked.save(update_fields=["status", "next_attempt_at", "last_error", "enqueued_at"])
-            _wake_later(locked.pk, delay)
-        else:
-            locked.status = NoticeStatus.FAILED
-            locked.last_error = result.detail[:2000] or _("Gave up after %(n)s attempts.") % {"n": locked.attempts}
-            locked.save(update_fields=["status", "last_error"])
-            if locked.kind != NoticeKind.ESCALATION and request.status in (RequestStatus.QUEUED,):
-                request.status = RequestStatus.FAILED
-                request.platform_message = locked.last_error
-                request.save(update_fields=["status", "platform_message", "updated_at"])
-                case_record_event(case=request.case, kind=EventKind.TAKEDOWN, data={"request": request.pk, "status": "failed"})
+            request = locked.request
+            if result.outcome == "delivered":
+                locked.status = NoticeStatus.DELIVERED
+                locked.delivered_at = now
+                locked.last_error = ""
+                locked.save(update_fields=["status", "delivered_at", "last_error"])
+                if locked.kind == NoticeKind.ESCALATION:
+                    audit.record("takedown.escalated", actor=None, obj=request, centre_id=request.case.centre_id)
+                else:
+                    _mark_sent(request, locked, ticket=result.ticket, audit_it=False)
+                    delivered_requests.append(request.pk)
+            elif result.outcome == "manual":
+                locked.status = NoticeStatus.MANUAL
+                locked.save(update_fields=["status"])
+            elif result.outcome in ("retry", "rate_limited") and locked.attempts < settings.NOTICE_MAX_ATTEMPTS:
+                delay = (
+                    result.retry_after_s
+                    if result.outcome == "rate_limited" and result.retry_after_s
+                    else _backoff_seconds(locked.attempts)
+                )
+                locked.status = NoticeStatus.PENDING
+                locked.next_attempt_at = now + timedelta(seconds=delay)
+                locked.last_error = result.detail[:2000]
+                locked.enqueued_at = now + timedelta(seconds=delay)
+                locked.save(update_fields=["status", "next_attempt_at", "last_error", "enqueued_at"])
+                later.append((locked.pk, delay))
+            else:
+                locked.status = NoticeStatus.FAILED
+                locked.last_error = result.detail[:2000] or _("Gave up after %(n)s attempts.") % {"n": locked.attempts}
+                locked.save(update_fields=["status", "last_error"])
+                if locked.kind != NoticeKind.ESCALATION and request.status == RequestStatus.QUEUED:
+                    request.status = RequestStatus.FAILED
+                    request.platform_message = locked.last_error
+                    request.save(update_fields=["status", "platform_message", "updated_at"])
+                    case_record_event(
+                        case=request.case, kind=EventKind.TAKEDOWN, data={"request": request.pk, "status": "failed"}
+                    )
+                audit.record(
+                    "takedown.notice_failed", actor=None, obj=request, centre_id=request.case.centre_id,
+                    details={"notice": locked.pk, "http_status": result.http_status},
+                )  # fmt: skip
+        DeliveryAttempt.objects.bulk_create(attempts)
+        if delivered_requests:
+            # One audit event for the batch, in the same transaction as the writes it describes.
             audit.record(
-                "takedown.notice_failed", actor=None, obj=request, centre_id=request.case.centre_id,
-                details={"notice": locked.pk, "http_status": result.http_status},
+                "takedown.notices_delivered", actor=None, object_type="takedowns.notice",
+                details={"requests": delivered_requests[:1000], "count": len(delivered_requests)},
             )  # fmt: skip
+        for notice_id, delay in later:
+            _wake_later(notice_id, delay)
+    return counts
 
 
 def _wake_later(notice_id: int, delay: float) -> None:
@@ -473,14 +557,13 @@ def _wake_later(notice_id: int, delay: float) -> None:
     def wake() -> None:
         try:
             deliver_notice.apply_async((notice_id,), countdown=max(0.0, delay))
-            Notice.objects.filter(pk=notice_id).update(enqueued_at=timezone.now() + timedelta(seconds=delay))
         except Exception:  # noqa: BLE001 - the sweeper wakes it when the broker is back
             logger.warning("could not schedule notice %s; the outbox sweeper will retry", notice_id)
 
     transaction.on_commit(wake)
 
 
-def _mark_sent(request: TakedownRequest, notice: Notice, *, ticket: str = "") -> None:
+def _mark_sent(request: TakedownRequest, notice: Notice, *, ticket: str = "", audit_it: bool = True) -> None:
     from takedowns.jurisdictions import deadline_hours
 
     now = timezone.now()
@@ -504,10 +587,11 @@ def _mark_sent(request: TakedownRequest, notice: Notice, *, ticket: str = "") ->
     case_record_event(
         case=request.case, kind=EventKind.TAKEDOWN, data={"request": request.pk, "status": "sent", "notice": notice.kind}
     )
-    audit.record(
-        "takedown.notice_delivered", actor=None, obj=request, centre_id=request.case.centre_id,
-        details={"notice": notice.pk, "kind": notice.kind},
-    )  # fmt: skip
+    if audit_it:
+        audit.record(
+            "takedown.notice_delivered", actor=None, obj=request, centre_id=request.case.centre_id,
+            details={"notice": notice.pk, "kind": notice.kind},
+        )  # fmt: skip
 
 
 def sweep_outbox(*, limit: int = 2000) -> dict[str, int]:

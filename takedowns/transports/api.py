@@ -39,11 +39,19 @@ def notice_fingerprints(request: Any) -> list[dict[str, Any]]:
     """Only with the victim's consent to hash sharing; never the image."""
     from cases.selectors import has_consent
 
-    if not has_consent(request.case, "hash_sharing"):
+    # Remembered on the case object: a batch of a case's notices asks once.
+    allowed = getattr(request.case, "_hash_sharing_allowed", None)
+    if allowed is None:
+        allowed = has_consent(request.case, "hash_sharing")
+        request.case._hash_sharing_allowed = allowed
+    if not allowed:
         return []
     rows = []
     for evidence in request.evidence.all():
-        for fp in evidence.fingerprints.filter(mirrored=False, algorithm__in=["pdq", "phash", "md5"]):
+        # .all() and a filter in Python: the batch prefetched the fingerprints.
+        for fp in evidence.fingerprints.all():
+            if fp.mirrored or fp.algorithm not in ("pdq", "phash", "md5"):
+                continue
             row: dict[str, Any] = {"algorithm": fp.algorithm, "value": fp.value}
             if fp.frame_ms is not None:
                 row["frame_ms"] = fp.frame_ms
@@ -51,9 +59,14 @@ def notice_fingerprints(request: Any) -> list[dict[str, Any]]:
     return rows[:200]
 
 
+def prepare(notice: Any) -> None:
+    """Builds the request body from the database before the sending threads start."""
+    notice._api_body = json.dumps(payload(notice), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
 def send(notice: Any) -> Result:
     platform = notice.request.platform
-    body = json.dumps(payload(notice), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    body = getattr(notice, "_api_body", None) or json.dumps(payload(notice), ensure_ascii=False, separators=(",", ":")).encode()
     headers = signed_headers(platform.secret, body, idempotency_key=str(notice.idempotency_key))
     try:
         response = http.request(
