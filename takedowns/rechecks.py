@@ -170,7 +170,7 @@ def run_many(request_ids: list[int], *, concurrency: int | None = None) -> dict[
     from concurrent.futures import ThreadPoolExecutor
 
     from takedowns.models import TakedownRequest
-    from takedowns.services import record_check
+    from takedowns.services import record_checks
 
     requests = list(TakedownRequest.objects.filter(pk__in=request_ids).prefetch_related("evidence__fingerprints"))
     work = [(r.pk, r.url, known_for(r)) for r in requests]
@@ -188,10 +188,8 @@ def run_many(request_ids: list[int], *, concurrency: int | None = None) -> dict[
     else:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="recheck") as pool:
             verdicts = list(pool.map(one, work))
+    record_checks([(rid, v.outcome, v.http_status, v.distance, v.detail) for rid, v in verdicts])
     counts: dict[str, int] = {}
-    for request_id, verdict in verdicts:
-        record_check(
-            request_id, verdict.outcome, http_status=verdict.http_status, distance=verdict.distance, detail=verdict.detail
-        )
+    for _rid, verdict in verdicts:
         counts[verdict.outcome] = counts.get(verdict.outcome, 0) + 1
     return counts

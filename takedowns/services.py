@@ -402,8 +402,11 @@ def deliver_many(notice_ids: list[int], *, concurrency: int | None = None) -> di
             held.append(notice)
     if held:
         # Over the platform's per-minute budget: back to pending, due at the next minute.
+        # Waiting for budget is not an attempt: give back the count the claim added.
         Notice.objects.filter(pk__in=[n.pk for n in held], status=NoticeStatus.SENDING).update(
-            status=NoticeStatus.PENDING, next_attempt_at=timezone.now() + timedelta(seconds=61 - timezone.now().second)
+            status=NoticeStatus.PENDING,
+            attempts=F("attempts") - 1,
+            next_attempt_at=timezone.now() + timedelta(seconds=61 - timezone.now().second),
         )
     prepared = [(n, transports.for_notice(n)) for n in sendable]
     for notice, transport in prepared:
@@ -661,56 +664,78 @@ def poll_status(request_id: int) -> str:
 CHECK_SCHEDULE_S = [600, 3600, 4 * 3600, 12 * 3600, 24 * 3600]
 
 
-def record_check(request_id: int, outcome: str, *, http_status: int | None, distance: int | None, detail: str) -> Check:
-    """Applies a re-check's outcome: only this marks a request removed (or reappeared)."""
+def record_check(request_id: int, outcome: str, *, http_status: int | None, distance: int | None, detail: str) -> Check | None:
+    """Applies one re-check's outcome: only this marks a request removed (or reappeared)."""
+    checks = record_checks([(request_id, outcome, http_status, distance, detail)])
+    return checks[0] if checks else None
+
+
+_CHECK_FIELDS = [
+    "check_count", "next_check_at", "status", "removed_at", "watch_until", "reappeared_at", "last_notice_at", "updated_at",
+]  # fmt: skip
+
+
+def record_checks(results: list[tuple[int, str, int | None, int | None, str]]) -> list[Check]:
+    """Applies a batch of re-check outcomes in one transaction (request id, outcome, HTTP status,
+    distance, detail). State changes (removed, reappeared) get their own audit events."""
     now = timezone.now()
     with transaction.atomic():
-        request = TakedownRequest.objects.select_for_update(of=("self",)).select_related("case", "platform").get(pk=request_id)
-        check = Check.objects.create(
-            request=request, outcome=outcome, http_status=http_status, distance=distance, detail=detail[:500]
-        )
-        request.check_count += 1
-        fields = ["check_count", "next_check_at", "updated_at"]
-        schedule = CHECK_SCHEDULE_S[min(request.check_count - 1, len(CHECK_SCHEDULE_S) - 1)]
-        if outcome == CheckOutcome.REMOVED:
-            if request.status in OPEN_STATUSES:
-                request.status = RequestStatus.REMOVED
-                request.removed_at = now
-                request.watch_until = now + timedelta(days=settings.TAKEDOWN_WATCH_DAYS)
-                fields += ["status", "removed_at", "watch_until"]
-                case_record_event(case=request.case, kind=EventKind.TAKEDOWN, data={"request": request.pk, "status": "removed"})
-                audit.record("takedown.removed", actor=None, obj=request, centre_id=request.case.centre_id)
-            if request.status == RequestStatus.REMOVED:
-                watching = request.watch_until and request.watch_until > now
-                request.next_check_at = now + timedelta(seconds=settings.TAKEDOWN_WATCH_INTERVAL_S) if watching else None
-            else:
-                request.next_check_at = now + timedelta(seconds=schedule)
-        elif outcome == CheckOutcome.STILL_UP:
-            if request.status == RequestStatus.REMOVED:
-                request.status = RequestStatus.REAPPEARED
-                request.reappeared_at = now
-                fields += ["status", "reappeared_at"]
-                case_record_event(
-                    case=request.case, kind=EventKind.TAKEDOWN, data={"request": request.pk, "status": "reappeared"}
-                )
-                audit.record("takedown.reappeared", actor=None, obj=request, centre_id=request.case.centre_id)
+        requests = {
+            r.pk: r
+            for r in TakedownRequest.objects.select_for_update(of=("self",))
+            .filter(pk__in=[r[0] for r in results])
+            .select_related("case", "platform")
+        }
+        checks = []
+        for request_id, outcome, http_status, distance, detail in results:
+            request = requests.get(request_id)
+            if request is None:
+                continue
+            checks.append(
+                Check(request=request, outcome=outcome, http_status=http_status, distance=distance, detail=detail[:500])
+            )
+            _apply_check(request, outcome, now)
+        created = Check.objects.bulk_create(checks)
+        for request in requests.values():
+            request.updated_at = now
+        TakedownRequest.objects.bulk_update(list(requests.values()), _CHECK_FIELDS, batch_size=200)
+    return created
+
+
+def _apply_check(request: TakedownRequest, outcome: str, now: Any) -> None:
+    request.check_count += 1
+    schedule = CHECK_SCHEDULE_S[min(request.check_count - 1, len(CHECK_SCHEDULE_S) - 1)]
+    if outcome == CheckOutcome.REMOVED:
+        if request.status in OPEN_STATUSES:
+            request.status = RequestStatus.REMOVED
+            request.removed_at = now
+            request.watch_until = now + timedelta(days=settings.TAKEDOWN_WATCH_DAYS)
+            case_record_event(case=request.case, kind=EventKind.TAKEDOWN, data={"request": request.pk, "status": "removed"})
+            audit.record("takedown.removed", actor=None, obj=request, centre_id=request.case.centre_id)
+        if request.status == RequestStatus.REMOVED:
+            watching = request.watch_until and request.watch_until > now
+            request.next_check_at = now + timedelta(seconds=settings.TAKEDOWN_WATCH_INTERVAL_S) if watching else None
+        else:
+            request.next_check_at = now + timedelta(seconds=schedule)
+    elif outcome == CheckOutcome.STILL_UP:
+        if request.status == RequestStatus.REMOVED:
+            request.status = RequestStatus.REAPPEARED
+            request.reappeared_at = now
+            case_record_event(case=request.case, kind=EventKind.TAKEDOWN, data={"request": request.pk, "status": "reappeared"})
+            audit.record("takedown.reappeared", actor=None, obj=request, centre_id=request.case.centre_id)
+            _new_notice(request, NoticeKind.RESEND)
+            request.last_notice_at = now
+        elif request.status in (RequestStatus.SENT, RequestStatus.ACKNOWLEDGED, RequestStatus.REAPPEARED):
+            # Still up a day after the last notice: send it again (Project Arachnid's rhythm).
+            resend_after = timedelta(seconds=settings.TAKEDOWN_RESEND_INTERVAL_S)
+            if request.last_notice_at and now - request.last_notice_at >= resend_after and not _notice_in_flight(request):
                 _new_notice(request, NoticeKind.RESEND)
                 request.last_notice_at = now
-                fields.append("last_notice_at")
-            elif request.status in (RequestStatus.SENT, RequestStatus.ACKNOWLEDGED, RequestStatus.REAPPEARED):
-                # Still up a day after the last notice: send it again (Project Arachnid's rhythm).
-                resend_after = timedelta(seconds=settings.TAKEDOWN_RESEND_INTERVAL_S)
-                if request.last_notice_at and now - request.last_notice_at >= resend_after and not _notice_in_flight(request):
-                    _new_notice(request, NoticeKind.RESEND)
-                    request.last_notice_at = now
-                    fields.append("last_notice_at")
-            request.next_check_at = now + timedelta(seconds=schedule)
-        else:
-            request.next_check_at = now + timedelta(seconds=min(schedule, 3600))
-        if request.status not in (*OPEN_STATUSES, RequestStatus.REMOVED):
-            request.next_check_at = None
-        request.save(update_fields=list(dict.fromkeys(fields)))
-    return check
+        request.next_check_at = now + timedelta(seconds=schedule)
+    else:
+        request.next_check_at = now + timedelta(seconds=min(schedule, 3600))
+    if request.status not in (*OPEN_STATUSES, RequestStatus.REMOVED):
+        request.next_check_at = None
 
 
 def _notice_in_flight(request: TakedownRequest) -> bool:

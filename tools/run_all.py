@@ -78,13 +78,15 @@ def main() -> int:
     if os.environ.get("EMAIL_HOST"):
         mail_note = f"sent through {os.environ['EMAIL_HOST']}:{os.environ.get('EMAIL_PORT', '25')} (EMAIL_HOST is set)"
     elif importlib.util.find_spec("aiosmtpd") is None:
-        mail_note = f"written to {var_dir / 'mail'} (install aiosmtpd for the SMTP sink: pip install -e '.[dev]')"
+        mail_note = (
+            f"written to {var_dir / 'mail'}/ (no SMTP sink: aiosmtpd\n             is missing; pip install -e '.[dev]' adds it)"
+        )
     else:
         helpers["smtp-sink"] = [sys.executable, "-m", "tools.smtp_sink", "--port", str(SMTP_PORT), "--dir", str(sink_dir)]
         env.setdefault("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
         env["EMAIL_HOST"] = "127.0.0.1"
         env["EMAIL_PORT"] = str(SMTP_PORT)
-        mail_note = f"caught by the SMTP sink on 127.0.0.1:{SMTP_PORT}, one .eml file each in {sink_dir}"
+        mail_note = f"every mail lands in the SMTP sink (127.0.0.1:{SMTP_PORT}), one .eml\n             file each in {sink_dir}/"
     env.setdefault("TAKEDOWN_FIRST_CHECK_S", DEMO_FIRST_CHECK_S)
 
     wanted = {"web": (args.host, int(args.port)), "simulator": ("127.0.0.1", SIM_PORT)}
@@ -98,18 +100,20 @@ def main() -> int:
     procs: dict[str, subprocess.Popen[bytes]] = {}
 
     def stop_all() -> None:
-        # SIGTERM to each leader lets Celery shut down warmly (finishing the task in hand); whatever
-        # is left after the grace period is killed with its whole process group.
-        for proc in procs.values():
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        deadline = time.time() + 15
-        for proc in procs.values():
-            try:
-                proc.wait(timeout=max(0.1, deadline - time.time()))
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+        # The system first, so that a worker finishing the notice in hand still reaches the
+        # simulator and the sink; then the helpers. SIGTERM to each leader lets Celery shut down
+        # warmly; whatever is left after the grace period is killed with its whole process group.
+        for group in ([p for n, p in procs.items() if n not in helpers], [p for n, p in procs.items() if n in helpers]):
+            for proc in group:
+                if proc.poll() is None:
+                    proc.send_signal(signal.SIGTERM)
+            deadline = time.time() + 15
+            for proc in group:
+                try:
+                    proc.wait(timeout=max(0.1, deadline - time.time()))
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait()
 
     for name, cmd in helpers.items():
         procs[name] = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
@@ -120,6 +124,10 @@ def main() -> int:
                 print(f"{name} did not start listening on {host}:{port}; stopping.", file=sys.stderr, flush=True)
             stop_all()
             return 0 if _stopping else 1
+
+    if _stopping:
+        stop_all()
+        return 0
 
     # 2. The system itself.
     commands = {
@@ -141,11 +149,11 @@ def main() -> int:
  Password:   demo-password-2026
  Code:       every sign-in needs a 6-digit authenticator code; in another
              terminal run:  {BIN / "python"} manage.py demo_totp caseworker
- Takedowns:  the platform simulator runs at {sim_url}/demo/
-             (notices: {sim_url}/v1/notices). The caseworker's first case
-             has 5 drafts for its demo posts: approve them, they turn Sent,
-             and Removed a few minutes later (the simulator removes posts
-             after 120 s; beat schedules the re-checks).
+ Simulator:  {sim_url}/demo/ hosts 5 demo posts; it takes
+             notices at {sim_url}/v1/notices. The caseworker's
+             first case has 5 drafts for them: approve them, watch them
+             turn Sent, then Removed a few minutes later (the simulator
+             removes a post 120 s after its notice; beat runs re-checks).
  E-mail:     {mail_note}
  Stop:       Ctrl-C stops the web server, the worker, beat, the simulator
              and the SMTP sink.

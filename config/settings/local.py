@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from config.env import env_bool, env_list, env_str
 from config.settings.base import *
-from config.settings.base import VAR_DIR
+from config.settings.base import DATABASES, VAR_DIR
 
 DEBUG = env_bool("DEBUG", True)
 # A fixed development key is fine here: production.py has no default at all.
@@ -22,3 +22,8 @@ OUTBOUND_ALLOWLIST = env_list("OUTBOUND_ALLOWLIST", "127.0.0.1,::1,localhost")
 for _folder in (VAR_DIR, VAR_DIR / "broker", VAR_DIR / "mail"):
     _folder.mkdir(parents=True, exist_ok=True)
 SILENCED_SYSTEM_CHECKS = ["models.W047"]  # SQLite only: the demo relies on the row lock instead
+
+# SQLite: take the write lock at the start of each transaction and wait for it, so the worker's
+# threads and the web server queue up instead of failing with "database is locked".
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"].setdefault("OPTIONS", {}).update({"transaction_mode": "IMMEDIATE", "timeout": 30})

@@ -184,3 +184,24 @@ def test_status_polling_records_acknowledgement_and_rejection(fast_worker, simul
     assert first.removed_at is None
     assert second.status == "rejected"
     assert second.platform_message == "Not against our terms."
+
+
+def test_scheduled_rechecks_run_in_batches(fast_worker, simulator, sim_platform, caseworker, tmp_path) -> None:
+    from django.utils import timezone
+
+    from takedowns.models import Check
+
+    case = consenting_case(caseworker)
+    urls = [_host_post(simulator, f"/batch/{i}", seed=80)[1] for i in range(5)]
+    evidence = add_image(case, caseworker, tmp_path, seed=80)
+    created = services.takedown_bulk_create(case=case, urls=urls, acting_user=caseworker, evidence_ids=[evidence.pk]).created
+    services.takedown_approve(requests=created, acting_user=caseworker)
+    wait_until(lambda: TakedownRequest.objects.filter(case=case, status="sent").count() == 5, timeout=30)
+    simulator.remove("/batch/0", status=404)
+    TakedownRequest.objects.filter(case=case).update(next_check_at=timezone.now())
+    assert services.schedule_due_checks() == 5
+    wait_until(lambda: Check.objects.filter(request__case=case).count() == 5, timeout=30)
+    outcomes = dict(Check.objects.filter(request__case=case).values_list("request__url", "outcome"))
+    assert outcomes[urls[0]] == "removed"
+    assert sorted(outcomes.values()) == ["removed", "still_up", "still_up", "still_up", "still_up"]
+    assert TakedownRequest.objects.get(case=case, url=urls[0]).status == "removed"
