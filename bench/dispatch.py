@@ -115,9 +115,13 @@ def main() -> None:
         services.takedown_approve(requests=requests, acting_user=user)
         approve_s = time.perf_counter() - started
         delivered = Notice.objects.filter(request__case=case, status="delivered")
+        print("approved; waiting for delivery", flush=True)
         deliver_s = wait_for(lambda: delivered.count() >= args.count, timeout=600)
+        print("delivered; re-checking", flush=True)
         unique = len(sim.unique_notices())
 
+        # Only this run's requests are due (earlier runs left theirs in the bench database).
+        TakedownRequest.objects.exclude(case=case).update(next_check_at=None)
         TakedownRequest.objects.filter(case=case).update(next_check_at=django.utils.timezone.now())
         checks = Check.objects.filter(request__case=case)
         started = time.perf_counter()
