@@ -202,4 +202,13 @@ class CaseEvent(models.Model):
             return text
         if self.kind == EventKind.CONSENT_OVERRIDE and d:
             return label(kinds, "kind")
+        if self.kind == EventKind.TAKEDOWN and d:
+            # Written by the takedown app; cases keeps its own words for them (no import upward).
+            words = {
+                "sent": _("notice delivered"), "removed": _("removal confirmed by our check"),
+                "reappeared": _("material found again"), "failed": _("notice failed"), "rejected": _("platform refused"),
+                "deadline_soon": _("deadline in two hours"), "overdue": _("deadline passed"),
+                "escalated": _("escalated to the regulator"),
+            }  # fmt: skip
+            return f"#{d.get('request', '')}: {words.get(str(d.get('status', '')), d.get('status', ''))}"
         return ""
