@@ -31,7 +31,7 @@ from cases.models import (
     Victim,
 )
 from cases.selectors import has_consent
-from core import audit
+from core import audit, hooks
 from core.errors import ConsentRequired, PermissionDenied, ServiceError
 from core.models import User
 from core.roles import CASE_ROLES, Role
@@ -237,6 +237,8 @@ def consent_record(*, case: Case, kind: str, granted: bool, method: str, acting_
         details={"kind": kind, "method": method, "record": record.pk},
     )
     _event(case, EventKind.CONSENT, note, acting_user, {"kind": kind, "granted": granted, "method": method})
+    # Later apps act on consent in this same transaction (the hash list drops withdrawn material at once).
+    hooks.fire("consent_changed", case=case, kind=kind, granted=granted, acting_user=acting_user)
     return record
 
 

@@ -23,7 +23,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cases.models import Case
-from core import audit
+from core import audit, hooks
 from core.errors import Conflict, PermissionDenied, ServiceError
 from core.models import User
 from core.roles import CASE_ROLES, Role
@@ -188,6 +188,8 @@ def evidence_add(
                     "evidence.add", actor=acting_user, obj=evidence, centre_id=case.centre_id,
                     details={"case": case.pk, "sha256": original.sha256, "media_type": media_type, "size": original.size},
                 )  # fmt: skip
+                # After the audit event, like every hook: see core/hooks.py (takedowns shares them with partners).
+                hooks.fire("fingerprints_added", evidence=evidence)
                 if kind == MediaKind.VIDEO:
                     from evidence.tasks import process_video
 
@@ -267,6 +269,7 @@ def evidence_process_video(evidence_id: int) -> bool:
                 audit.record(
                     "evidence.fingerprinted", actor=None, obj=locked, centre_id=locked.case.centre_id, details={"count": count}
                 )
+                hooks.fire("fingerprints_added", evidence=locked)
         except _AlreadyDone:
             for key in stored:
                 storage.delete(key)

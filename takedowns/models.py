@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from cases.models import Case
 from core.crypto import EncryptedTextField
-from evidence.models import Evidence
+from evidence.models import Evidence, Fingerprint
 
 
 class Channel(models.TextChoices):
@@ -177,3 +177,68 @@ class Check(models.Model):
 
     class Meta:
         ordering = ["at", "id"]
+
+
+# Partner hash sharing (docs/matching.md, "Partner hash sharing") ----------------------------------
+
+
+class HashListAction(models.TextChoices):
+    ADD = "add", _("Added to the list")
+    DELETE = "delete", _("Removed from the list")
+
+
+class HashListEvent(models.Model):
+    """The shared hash list as an append-only log (the database refuses UPDATE and DELETE).
+
+    The id is the partners' cursor. A fingerprint is on the list when its newest event is an add.
+    Writers are serialised (takedowns.hashlist), so ids are assigned in commit order and a partner
+    reading "everything after my cursor" never skips an event committed late.
+    """
+
+    fingerprint = models.ForeignKey(Fingerprint, on_delete=models.PROTECT, related_name="hashlist_events")
+    action = models.CharField(max_length=6, choices=HashListAction.choices)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["fingerprint", "-id"], name="hashlist_event_latest")]
+
+
+class FeedbackVerdict(models.TextChoices):
+    BLOCKED = "blocked", _("Matched and blocked")
+    NOT_BLOCKED = "not_blocked", _("Matched, not blocked")
+    FALSE_POSITIVE = "false_positive", _("False positive")
+
+
+class HashFeedback(models.Model):
+    """One partner's report on one listed fingerprint. Append-only."""
+
+    fingerprint = models.ForeignKey(Fingerprint, on_delete=models.PROTECT, related_name="hash_feedback")
+    partner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    verdict = models.CharField(max_length=14, choices=FeedbackVerdict.choices)
+    reason = models.CharField(max_length=1000, blank=True, default="")
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["fingerprint", "verdict", "at"], name="hash_feedback_count")]
+
+
+class HashQuarantine(models.Model):
+    """A fingerprint kept off the list after repeated false-positive reports, until a person releases it.
+
+    One row per fingerprint: a release fills released_*; a later quarantine (new reports after the
+    release) starts the row again. The audit log keeps every quarantine and release.
+    """
+
+    fingerprint = models.OneToOneField(Fingerprint, on_delete=models.PROTECT, related_name="hash_quarantine")
+    since = models.DateTimeField()
+    reason = models.CharField(max_length=500, blank=True, default="")
+    released_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    released_at = models.DateTimeField(null=True, blank=True)
+
+    @property
+    def active(self) -> bool:
+        return self.released_at is None

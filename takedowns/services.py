@@ -460,7 +460,7 @@ def _rate_budget(notices: list[Notice]) -> dict[int, int]:
         minute = int(timezone.now().timestamp() // 60)
         budget = {}
         for platform_id, count in wanted.items():
-            key = f"takedowns:rate:{platform_id}:{minute}"
+            key = f"{settings.REDIS_KEY_PREFIX}:rate:{platform_id}:{minute}"
             used = int(_redis_client.incrby(key, count))
             _redis_client.expire(key, 120)
             budget[platform_id] = max(0, min(count, limits[platform_id] - (used - count)))

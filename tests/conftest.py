@@ -136,12 +136,21 @@ def celery_worker_process(django_db_setup, django_db_blocker, smtp_sink):
     Module-scoped so that fault tests in other modules can run workers of their own without
     this one taking their messages.
     """
-    import redis
 
-    redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
+    clear_queues()
     proc = start_celery("worker", worker_env(smtp_sink.port), "test-worker.log")
     yield proc
     stop_process(proc)
+
+
+def clear_queues() -> None:
+    """Drops this test run's queued messages (only keys under its own prefix)."""
+    import redis
+
+    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    prefix = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("global_keyprefix", "")
+    for key in client.scan_iter(match=f"{prefix}*" if prefix else "*", count=1000):
+        client.delete(key)
 
 
 def wait_until(predicate, timeout: float = 30.0, interval: float = 0.2):

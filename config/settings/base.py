@@ -163,7 +163,8 @@ REST_FRAMEWORK = {
         "core.api.auth.ApiTokenAuthentication",
         "core.api.auth.VerifiedSessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # PartnerScope: a partner token reaches only views marked partner_allowed (the hash list).
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated", "core.api.permissions.PartnerScope"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
         "rest_framework.parsers.JSONParser",
@@ -186,6 +187,8 @@ SPECTACULAR_SETTINGS = {
 
 # Celery: JSON only, time limits on every task, schedule kept in the database.
 REDIS_URL = env_str("REDIS_URL", "")
+# Prefix of the system's own Redis keys (per-platform rate budgets), so installations can share a Redis.
+REDIS_KEY_PREFIX = env_str("REDIS_KEY_PREFIX", "victimsupport")
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL or "filesystem://")
 BROKER_DIR = VAR_DIR / "broker"
 CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = (
@@ -242,6 +245,14 @@ RECHECK_MAX_MEDIA = env_int("RECHECK_MAX_MEDIA", 20)
 # Notices and re-checks are handed to workers in batches; each batch runs this many at once.
 TAKEDOWN_BATCH_SIZE = env_int("TAKEDOWN_BATCH_SIZE", 100)
 TAKEDOWN_IO_CONCURRENCY = env_int("TAKEDOWN_IO_CONCURRENCY", 16)
+
+# Partner hash sharing (docs/matching.md). A fingerprint with this many false-positive reports from
+# partners leaves the list until a supervisor or administrator releases it.
+HASHLIST_FALSE_POSITIVE_LIMIT = env_int("HASHLIST_FALSE_POSITIVE_LIMIT", 3)
+# PDQ hashes below this quality are noise (flat images) and are never shared.
+HASHLIST_PDQ_MIN_QUALITY = env_int("HASHLIST_PDQ_MIN_QUALITY", 50)
+HASHLIST_PAGE_DEFAULT = env_int("HASHLIST_PAGE_DEFAULT", 1000)
+HASHLIST_PAGE_MAX = env_int("HASHLIST_PAGE_MAX", 10000)
 
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("EMAIL_PORT", 25)

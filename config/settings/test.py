@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 
 import dj_database_url
 
@@ -22,7 +23,11 @@ DATABASES = {
 # The test database's flush is allowed past the append-only triggers (see core/db_backend.py).
 DATABASES["default"]["ENGINE"] = "core.db.postgresql"
 CELERY_BROKER_URL = env_str("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# Queues are prefixed per test database, so two test runs on one machine (or one Redis) never
+# take each other's messages. The worker processes the tests start compute the same prefix.
+TEST_RUN_ID = re.sub(r"^test_", "", str(DATABASES["default"]["NAME"]))
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "global_keyprefix": f"{TEST_RUN_ID}:"}
+REDIS_KEY_PREFIX = TEST_RUN_ID
 REDIS_URL = CELERY_BROKER_URL
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # The Celery worker started by the tests sends through the SMTP sink (tests/conftest.py).

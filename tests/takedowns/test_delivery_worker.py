@@ -9,7 +9,7 @@ import pytest
 from takedowns import services
 from takedowns.models import Notice, TakedownRequest
 from tests import media
-from tests.conftest import start_celery, stop_process, wait_until, worker_env
+from tests.conftest import clear_queues, start_celery, stop_process, wait_until, worker_env
 from tests.evidence.helpers import add_image
 from tests.takedowns.conftest import consenting_case
 
@@ -19,10 +19,8 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 @pytest.fixture(scope="module")
 def fast_worker(django_db_setup, django_db_blocker, smtp_sink):
     """A worker whose retries come quickly, so backoff can be watched in a test."""
-    import redis
-    from django.conf import settings
 
-    redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
+    clear_queues()
     proc = start_celery(
         "worker", worker_env(smtp_sink.port, NOTICE_RETRY_BASE_S="1", NOTICE_RETRY_MAX_S="2"), "test-fast-worker.log"
     )

@@ -12,7 +12,7 @@ import pytest
 
 from takedowns import services
 from takedowns.models import Notice, TakedownRequest
-from tests.conftest import start_celery, stop_process, wait_until, worker_env
+from tests.conftest import clear_queues, start_celery, stop_process, wait_until, worker_env
 from tests.takedowns.conftest import consenting_case
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
@@ -52,9 +52,8 @@ def _ping(port: int) -> bool:
 
 
 def test_worker_killed_mid_delivery_sends_exactly_one_notice(simulator, sim_platform, caseworker, smtp_sink, settings) -> None:
-    import redis
 
-    redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
+    clear_queues()
     case = consenting_case(caseworker)
     url = simulator.host_page("/k/1", "<html><body>post</body></html>")
     simulator.behave(url, "hang", hang_s=4, times=1)

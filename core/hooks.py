@@ -1,0 +1,45 @@
+"""Named events that lower apps fire and higher apps handle, so dependencies stay one-way.
+
+Dependencies run hashing <- core <- cases <- evidence <- takedowns: cases may not import
+takedowns, yet a consent change must update the partner hash list that takedowns keeps. So cases
+fires "consent_changed" here and takedowns registers a handler in its AppConfig.ready().
+
+Events fired today (keyword arguments only):
+
+- "consent_changed": case, kind, granted, acting_user. Fired by cases.services.consent_record.
+- "fingerprints_added": evidence. Fired by evidence.services when fingerprints are stored.
+
+Handlers run synchronously, inside the firing service's transaction and after its own audit
+event, so what they write commits or rolls back with it. An exception in a handler propagates
+and rolls the whole action back: better a refused action than a consent withdrawal that did not
+reach the hash list. Handlers must not make outbound calls (no I/O inside a transaction).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+Handler = Callable[..., None]
+
+_handlers: dict[str, list[Handler]] = {}
+
+
+def register(event: str, fn: Handler) -> None:
+    """Adds a handler for an event. Registering the same function twice keeps one."""
+    handlers = _handlers.setdefault(event, [])
+    if fn not in handlers:
+        handlers.append(fn)
+
+
+def unregister(event: str, fn: Handler) -> None:
+    """For tests that replace a handler."""
+    handlers = _handlers.get(event, [])
+    if fn in handlers:
+        handlers.remove(fn)
+
+
+def fire(event: str, **kwargs: Any) -> None:
+    """Calls every handler of the event, in registration order, with the keyword arguments."""
+    for fn in list(_handlers.get(event, ())):
+        fn(**kwargs)
