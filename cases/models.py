@@ -208,7 +208,7 @@ class CaseEvent(models.Model):
                 "sent": _("notice delivered"), "removed": _("removal confirmed by our check"),
                 "reappeared": _("material found again"), "failed": _("notice failed"), "rejected": _("platform refused"),
                 "deadline_soon": _("deadline in two hours"), "overdue": _("deadline passed"),
-                "escalated": _("escalated to the regulator"),
+                "escalated": _("escalated to the regulator"), "found_again": _("known material found again by a watchlist scan"),
             }  # fmt: skip
             return f"#{d.get('request', '')}: {words.get(str(d.get('status', '')), d.get('status', ''))}"
         return ""

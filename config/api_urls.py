@@ -2,6 +2,7 @@ from django.urls import path
 
 from cases.api import views as case_views
 from evidence.api import views as evidence_views
+from takedowns.api import hashlist_views
 from takedowns.api import views as takedown_views
 
 urlpatterns = [
@@ -15,4 +16,9 @@ urlpatterns = [
     path("takedowns/<str:pk>/", takedown_views.TakedownDetailApi.as_view(), name="api-takedown-detail"),
     path("takedowns/<str:pk>/send/", takedown_views.TakedownSendApi.as_view(), name="api-takedown-send"),
     path("takedowns/<str:pk>/recheck/", takedown_views.TakedownRecheckApi.as_view(), name="api-takedown-recheck"),
+    path("match/", takedown_views.MatchApi.as_view(), name="api-match"),
+    # Partner hash sharing: the only endpoints a partner token opens (core.api.permissions.PartnerScope).
+    path("hashlist/", hashlist_views.HashListApi.as_view(), name="api-hashlist"),
+    path("hashlist/lookup/", hashlist_views.HashListLookupApi.as_view(), name="api-hashlist-lookup"),
+    path("hashlist/<str:pk>/feedback/", hashlist_views.HashListFeedbackApi.as_view(), name="api-hashlist-feedback"),
 ]

@@ -5,7 +5,14 @@ class TakedownsConfig(AppConfig):
     name = "takedowns"
 
     def ready(self) -> None:
+        from core import hooks
         from core.panels import register_case_panel
+        from takedowns import hashlist
+        from takedowns.hashlist_panels import case_hashlist_panel
         from takedowns.panels import case_takedowns_panel
 
         register_case_panel(case_takedowns_panel)
+        register_case_panel(case_hashlist_panel)
+        # Partner hash sharing follows consent and new fingerprints (cases and evidence fire these).
+        hooks.register("consent_changed", hashlist.on_consent_changed)
+        hooks.register("fingerprints_added", hashlist.on_fingerprints_added)

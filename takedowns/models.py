@@ -234,11 +234,55 @@ class HashQuarantine(models.Model):
     fingerprint = models.OneToOneField(Fingerprint, on_delete=models.PROTECT, related_name="hash_quarantine")
     since = models.DateTimeField()
     reason = models.CharField(max_length=500, blank=True, default="")
-    released_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
+    released_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     released_at = models.DateTimeField(null=True, blank=True)
 
     @property
     def active(self) -> bool:
         return self.released_at is None
+
+
+class NegativeFingerprint(models.Model):
+    """A known false positive (a stock background, a meme template): never reported as a match."""
+
+    algorithm = models.CharField(max_length=10)
+    value = models.CharField(max_length=64)
+    reason = models.CharField(max_length=500)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["algorithm", "value"], name="one_negative_per_value")]
+
+
+class Watchlist(models.Model):
+    """A page, channel or listing scanned on a schedule for known material."""
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, null=True, blank=True, related_name="watchlists")
+    url = models.URLField(max_length=2000)
+    label = models.CharField(max_length=200, blank=True, default="")
+    active = models.BooleanField(default=True)
+    interval_minutes = models.PositiveIntegerField(default=360)
+    next_scan_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    last_scanned_at = models.DateTimeField(null=True, blank=True)
+    last_result = models.CharField(max_length=500, blank=True, default="")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+
+class WatchlistHit(models.Model):
+    """Known material found by a scan: the media URL, the evidence it matched, the draft made."""
+
+    watchlist = models.ForeignKey(Watchlist, on_delete=models.CASCADE, related_name="hits")
+    media_url = models.URLField(max_length=2000)
+    evidence = models.ForeignKey(Evidence, on_delete=models.PROTECT, related_name="+")
+    algorithm = models.CharField(max_length=10)
+    distance = models.PositiveSmallIntegerField()
+    takedown = models.ForeignKey(TakedownRequest, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]

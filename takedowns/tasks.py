@@ -76,3 +76,17 @@ def process_deadlines_task() -> dict[str, int]:
     from takedowns.services import process_deadlines
 
     return process_deadlines()
+
+
+@shared_task(name="takedowns.tasks.scan_watchlist", acks_late=True)
+def scan_watchlist(watchlist_id: int) -> int:
+    from takedowns.watchlists import scan
+
+    return scan(watchlist_id)
+
+
+@shared_task(name="takedowns.tasks.scan_due_watchlists")
+def scan_due_watchlists() -> int:
+    from takedowns.watchlists import schedule_due_scans
+
+    return schedule_due_scans()

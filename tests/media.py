@@ -134,8 +134,16 @@ def write(tmp: Path, name: str, data: bytes) -> Path:
 
 
 def video_bytes(
-    seconds: float = 3.0, size: tuple[int, int] = (320, 240), fps: int = 10, codec: str = "mpeg4", fmt: str = "mp4"
+    seconds: float = 3.0,
+    size: tuple[int, int] = (320, 240),
+    fps: int = 10,
+    codec: str = "mpeg4",
+    fmt: str = "mp4",
+    *,
+    start_s: int = 0,
+    seed_offset: int = 0,
 ) -> bytes:
+    """A clip of synthetic scenes, one per second; start_s skips the first seconds (a cut copy)."""
     import av
 
     buffer = io.BytesIO()
@@ -143,8 +151,10 @@ def video_bytes(
         stream = container.add_stream(codec, rate=fps)
         stream.width, stream.height = size
         stream.pix_fmt = "yuv420p"
-        for i in range(int(seconds * fps)):
-            frame = av.VideoFrame.from_image(scenery(i // fps + 1, size))
+        for i in range(int(start_s * fps), int((start_s + seconds) * fps)):
+            # Scenes are drawn at one size and scaled, so a smaller copy shows the same pictures.
+            picture = scenery(i // fps + 1 + seed_offset, (320, 240)).resize(size)
+            frame = av.VideoFrame.from_image(picture)
             for packet in stream.encode(frame):
                 container.mux(packet)
         for packet in stream.encode():

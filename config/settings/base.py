@@ -222,6 +222,7 @@ CELERY_BEAT_SCHEDULE = {
     "schedule-rechecks": {"task": "takedowns.tasks.schedule_rechecks", "schedule": 60.0},
     "poll-tickets": {"task": "takedowns.tasks.poll_tickets", "schedule": 300.0},
     "process-deadlines": {"task": "takedowns.tasks.process_deadlines_task", "schedule": 300.0},
+    "scan-watchlists": {"task": "takedowns.tasks.scan_due_watchlists", "schedule": 300.0},
 }
 
 # Takedowns: delivery, re-checks, deadlines (seconds unless named otherwise).
@@ -242,6 +243,14 @@ TAKEDOWN_REMINDER_BEFORE_S = env_int("TAKEDOWN_REMINDER_BEFORE_S", 2 * 3600)
 TAKEDOWN_ESCALATION_DELAY_S = env_int("TAKEDOWN_ESCALATION_DELAY_S", 24 * 3600)
 TAKEDOWN_ESCALATION_REPEAT_S = env_int("TAKEDOWN_ESCALATION_REPEAT_S", 7 * 24 * 3600)
 RECHECK_MAX_MEDIA = env_int("RECHECK_MAX_MEDIA", 20)
+# Matching: how stale a process's index may be before a query refreshes it (the 60 s promise).
+MATCH_INDEX_MAX_AGE_S = env_int("MATCH_INDEX_MAX_AGE_S", 30)
+MATCH_MAX_CANDIDATES = env_int("MATCH_MAX_CANDIDATES", 200)
+VIDEO_MIN_MATCHED_FRAMES = env_int("VIDEO_MIN_MATCHED_FRAMES", 3)
+VIDEO_MIN_MATCHED_SHARE = float(env_str("VIDEO_MIN_MATCHED_SHARE", "0.3"))
+# Watchlists: matches at or under this PDQ distance are sent without waiting for a person
+# (empty: never; every match waits for approval).
+WATCHLIST_AUTO_SEND_MAX_DISTANCE = env_str("WATCHLIST_AUTO_SEND_MAX_DISTANCE", "")
 # Notices and re-checks are handed to workers in batches; each batch runs this many at once.
 TAKEDOWN_BATCH_SIZE = env_int("TAKEDOWN_BATCH_SIZE", 100)
 TAKEDOWN_IO_CONCURRENCY = env_int("TAKEDOWN_IO_CONCURRENCY", 16)
@@ -249,7 +258,7 @@ TAKEDOWN_IO_CONCURRENCY = env_int("TAKEDOWN_IO_CONCURRENCY", 16)
 # Partner hash sharing (docs/matching.md). A fingerprint with this many false-positive reports from
 # partners leaves the list until a supervisor or administrator releases it.
 HASHLIST_FALSE_POSITIVE_LIMIT = env_int("HASHLIST_FALSE_POSITIVE_LIMIT", 3)
-# PDQ hashes below this quality are noise (flat images) and are never shared.
+# PDQ hashes below this quality are noise (flat images) and are never shared (hashing.image.PDQ_MIN_QUALITY).
 HASHLIST_PDQ_MIN_QUALITY = env_int("HASHLIST_PDQ_MIN_QUALITY", 50)
 HASHLIST_PAGE_DEFAULT = env_int("HASHLIST_PAGE_DEFAULT", 1000)
 HASHLIST_PAGE_MAX = env_int("HASHLIST_PAGE_MAX", 10000)

@@ -33,7 +33,7 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # The Celery worker started by the tests sends through the SMTP sink (tests/conftest.py).
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.locmem.EmailBackend")
 OUTBOUND_ALLOWLIST = ["127.0.0.1", "::1", "localhost"]
-EVIDENCE_ROOT = VAR_DIR / "test-evidence"
+EVIDENCE_ROOT = VAR_DIR / f"test-evidence-{TEST_RUN_ID}"
 STORAGES = {
     **STORAGES,
     "evidence": {

@@ -206,3 +206,46 @@ class TakedownRecheckApi(APIView):
 
 
 __all__ = ["NotFound"]
+
+
+class MatchOutput(serializers.Serializer):
+    evidence = serializers.CharField()
+    case = serializers.CharField()
+    algorithm = serializers.CharField()
+    distance = serializers.IntegerField()
+
+
+class MatchInput(serializers.Serializer):
+    file = serializers.FileField()
+
+
+class MatchApi(APIView):
+    """POST a file; answers the evidence it matches, nearest first, only what the caller may see."""
+
+    @extend_schema(request=MatchInput, responses={200: MatchOutput(many=True)})
+    def post(self, request: Request) -> Response:
+        from pathlib import Path
+
+        from evidence.storage import copy_to_temp
+        from evidence.validation import Refused
+        from takedowns.matching import match_file
+
+        if getattr(request.user, "role", None) not in ("caseworker", "supervisor"):
+            raise PermissionDenied("Only caseworkers and supervisors search for matches.")
+        if getattr(request._request, "upload_too_large", False):
+            return Response({"detail": "The upload is larger than the largest file accepted."}, status=413)
+        data = MatchInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        uploaded: Any = data.validated_data["file"]
+        path = copy_to_temp(uploaded)
+        try:
+            matches = match_file(Path(path), user=request.user)
+        except Refused as exc:
+            return Response({"detail": exc.message}, status=exc.status)
+        finally:
+            if not callable(getattr(uploaded, "temporary_file_path", None)):
+                Path(path).unlink(missing_ok=True)
+        body = [
+            {"evidence": str(m.evidence), "case": str(m.case), "algorithm": m.algorithm, "distance": m.distance} for m in matches
+        ]
+        return Response({"matches": body})
