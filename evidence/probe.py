@@ -62,7 +62,7 @@ def probe_image(path: Path, out: Path, max_pixels: int, max_frames: int) -> dict
         pillow_heif.register_heif_opener()
     except ImportError:  # pragma: no cover - HEIC support is optional
         pass
-    from hashing.image import fingerprint_image
+    from hashing.image import fingerprint_crop_variant, fingerprint_image
 
     Image.MAX_IMAGE_PIXELS = max_pixels
     warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -84,6 +84,8 @@ def probe_image(path: Path, out: Path, max_pixels: int, max_frames: int) -> dict
             first = ImageOps.exif_transpose(img.convert("RGBA") if img.mode in ("P", "LA") else img)
             rgb = first.convert("RGB")
             fingerprints = _fp_dicts(fingerprint_image(rgb))
+            if min(rgb.size) >= 64:
+                fingerprints += _fp_dicts(fingerprint_crop_variant(rgb))
             previews = _previews(rgb, out)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         _fail(f"The image is too large to open safely (more than {max_pixels:,} pixels).")

@@ -55,14 +55,16 @@ class _ProcessIndex:
         with self.lock:
             while True:
                 rows = list(
-                    Fingerprint.objects.filter(pk__gt=self.last_id, algorithm__in=("pdq", "phash", "md5"))
+                    Fingerprint.objects.filter(pk__gt=self.last_id, algorithm__in=("pdq", "phash", "md5", "pdq_c90", "phash_c90"))
                     .order_by("pk")
                     .values_list("pk", "evidence_id", "algorithm", "value", "quality", "frame_ms")[:50_000]
                 )
                 if not rows:
                     break
                 by_algorithm: dict[str, tuple[list[int], list[str]]] = {"pdq": ([], []), "phash": ([], [])}
-                for pk, evidence_id, algorithm, value, quality, frame_ms in rows:
+                for pk, evidence_id, stored_algorithm, value, quality, frame_ms in rows:
+                    # Crop variants ("pdq_c90") live in the index of their base algorithm.
+                    algorithm = stored_algorithm.removesuffix("_c90")
                     self.evidence_of[pk] = evidence_id
                     if frame_ms is not None:
                         self.frame_of[pk] = frame_ms
