@@ -7,35 +7,19 @@ do) and chain verification speed. Run with `make bench`; uses its own database, 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-BENCH_DB = "victimsupport_bench"
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
-os.environ["TEST_DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{BENCH_DB}"
-
-
-def ensure_database() -> None:
-    import psycopg2
-
-    conn = psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres")
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", [BENCH_DB])
-        if not cur.fetchone():
-            cur.execute(f"CREATE DATABASE {BENCH_DB}")
-    conn.close()
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import bench_environment
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=20000)
     args = parser.parse_args()
-    ensure_database()
+    bench_environment()
     import django
 
     django.setup()

@@ -9,36 +9,19 @@ Uses its own PostgreSQL database and Redis database 13; the simulator runs in th
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-BENCH_DB = "victimsupport_bench"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import ROOT, bench_environment
+
 BROKER = "redis://127.0.0.1:6379/13"
 
 
 def prepare_env() -> dict[str, str]:
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings.test",
-        "TEST_DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{BENCH_DB}",
-        "TEST_REDIS_URL": BROKER,
-    }
-    os.environ.update(env)
-    sys.path.insert(0, str(ROOT))
-    import psycopg2
-
-    conn = psycopg2.connect(host="127.0.0.1", user="postgres", dbname="postgres")
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", [BENCH_DB])
-        if not cur.fetchone():
-            cur.execute(f"CREATE DATABASE {BENCH_DB}")
-    conn.close()
-    return env
+    return bench_environment(TEST_REDIS_URL=BROKER)
 
 
 def wait_for(predicate, timeout: float, interval: float = 0.2) -> float:

@@ -12,7 +12,6 @@ refused by the video check; what is measured is the streaming, not the parsing.
 from __future__ import annotations
 
 import argparse
-import os
 import socket
 import subprocess
 import sys
@@ -20,8 +19,8 @@ import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-BENCH_DB = "victimsupport_bench"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import ROOT, bench_environment
 
 
 def rss_kib(pid: int) -> int:
@@ -53,22 +52,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--big-mib", type=int, default=400)
     args = parser.parse_args()
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings.test",
-        "TEST_DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{BENCH_DB}",
-    }
-    sys.path.insert(0, str(ROOT))
-    os.environ.update(env)
-    import psycopg2
-
-    conn = psycopg2.connect(host="127.0.0.1", user="postgres", dbname="postgres")
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", [BENCH_DB])
-        if not cur.fetchone():
-            cur.execute(f"CREATE DATABASE {BENCH_DB}")
-    conn.close()
+    env = bench_environment()
     import django
 
     django.setup()

@@ -58,3 +58,15 @@ def recently_verified(request: HttpRequest) -> bool:
     """For step-up checks: was a code entered within OTP_RECENT_SECONDS?"""
     at = request.session.get(VERIFIED_AT_KEY, 0)
     return time.time() - float(at) <= settings.OTP_RECENT_SECONDS
+
+
+def step_up(request: HttpRequest, user: User, code: str) -> bool:
+    """A fresh code for a sensitive action (downloads, exports). True when the session is now
+    recently verified: already, or by this code (used once, like any code)."""
+    if recently_verified(request):
+        return True
+    device = confirmed_device(user)
+    if code and device is not None and device.verify_token(code.strip()):
+        request.session[VERIFIED_AT_KEY] = time.time()
+        return True
+    return False

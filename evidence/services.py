@@ -291,21 +291,23 @@ def evidence_record_view(*, evidence: Evidence, acting_user: User) -> None:
         audit.record("evidence.view", actor=acting_user, obj=evidence, centre_id=evidence.case.centre_id)
 
 
-def evidence_reveal(*, evidence: Evidence, acting_user: User, reason: str) -> None:
-    """Seeing a preview unblurred needs a stated reason; both go to custody and audit."""
-    _require_case_role(acting_user)
+def _record_reasoned_access(evidence: Evidence, acting_user: User, action: str, reason: str, missing: str) -> None:
+    """Unblurred views and downloads need a stated reason, kept in custody and audit alike."""
     reason = reason.strip()
     if len(reason) < 5:
-        raise ServiceError(_("Say why you need to see it unblurred."), field="reason")
+        raise ServiceError(missing, field="reason")
     with transaction.atomic():
-        custody(evidence, CustodyAction.REVEAL, acting_user, reason)
+        custody(evidence, action, acting_user, reason)
         audit.record(
-            "evidence.reveal",
-            actor=acting_user,
-            obj=evidence,
-            centre_id=evidence.case.centre_id,
+            f"evidence.{action}", actor=acting_user, obj=evidence, centre_id=evidence.case.centre_id,
             details={"reason": reason[:500]},
-        )
+        )  # fmt: skip
+
+
+def evidence_reveal(*, evidence: Evidence, acting_user: User, reason: str) -> None:
+    """Seeing a preview unblurred needs a stated reason."""
+    _require_case_role(acting_user)
+    _record_reasoned_access(evidence, acting_user, CustodyAction.REVEAL, reason, _("Say why you need to see it unblurred."))
 
 
 def evidence_download(*, evidence: Evidence, acting_user: User, reason: str, recently_verified: bool) -> None:
@@ -314,18 +316,7 @@ def evidence_download(*, evidence: Evidence, acting_user: User, reason: str, rec
         raise PermissionDenied(_("Downloading originals needs the supervisor role or a supervisor's grant."))
     if not recently_verified:
         raise PermissionDenied(_("Enter a fresh authenticator code before downloading an original."))
-    reason = reason.strip()
-    if len(reason) < 5:
-        raise ServiceError(_("Say why you need the original."), field="reason")
-    with transaction.atomic():
-        custody(evidence, CustodyAction.DOWNLOAD, acting_user, reason)
-        audit.record(
-            "evidence.download",
-            actor=acting_user,
-            obj=evidence,
-            centre_id=evidence.case.centre_id,
-            details={"reason": reason[:500]},
-        )
+    _record_reasoned_access(evidence, acting_user, CustodyAction.DOWNLOAD, reason, _("Say why you need the original."))
 
 
 def download_grant_create(*, case: Case, user: User, reason: str, hours: int, acting_user: User) -> DownloadGrant:

@@ -39,6 +39,16 @@ def _evidence_or_404(request: HttpRequest, pk: int) -> Evidence:
         raise Http404 from exc
 
 
+def _case_or_404(request: HttpRequest, case_pk: int, *, roles: Any = CASE_ROLES) -> Any:
+    """The same 404 for a case that is missing, not the user's, or a role without casework."""
+    if getattr(request.user, "role", None) not in roles:
+        raise Http404
+    try:
+        return case_get(user=request.user, pk=case_pk)
+    except NotFound as exc:
+        raise Http404 from exc
+
+
 def _revealed(request: HttpRequest, evidence: Evidence) -> bool:
     until = request.session.get(_REVEALED, {}).get(str(evidence.pk), 0)
     return bool(until and until > time.time())
@@ -57,12 +67,7 @@ def _private(response: HttpResponseBase) -> HttpResponseBase:
 def upload(request: HttpRequest, case_pk: int) -> HttpResponse:
     """Several files at once. Answers JSON for the page's progress bar, or redirects."""
     wants_json = "application/json" in request.headers.get("Accept", "")
-    if getattr(request.user, "role", None) not in CASE_ROLES:
-        raise Http404
-    try:
-        case = case_get(user=request.user, pk=case_pk)
-    except NotFound as exc:
-        raise Http404 from exc
+    case = _case_or_404(request, case_pk)
     if getattr(request, "upload_too_large", False):
         message = _("The upload is larger than the largest file accepted and was not stored.")
         if wants_json:
@@ -171,20 +176,14 @@ def download(request: HttpRequest, pk: int) -> HttpResponseBase:
         messages.error(request, _("Say why you need the original."))
         return redirect("evidence:detail", pk=evidence.pk)
     user = _actor(request)
-    code = form.cleaned_data.get("code")
-    if code and not twofactor.recently_verified(request):
-        device = twofactor.confirmed_device(user)
-        if device is not None and device.verify_token(code.strip()):
-            request.session[twofactor.VERIFIED_AT_KEY] = time.time()
-        else:
-            messages.error(request, _("That code did not work. Codes change every 30 seconds and each works only once."))
-            return redirect("evidence:detail", pk=evidence.pk)
+    code = form.cleaned_data.get("code") or ""
+    verified = twofactor.step_up(request, user, code)
+    if code and not verified:
+        messages.error(request, _("That code did not work. Codes change every 30 seconds and each works only once."))
+        return redirect("evidence:detail", pk=evidence.pk)
     try:
         services.evidence_download(
-            evidence=evidence,
-            acting_user=user,
-            reason=form.cleaned_data["reason"],
-            recently_verified=twofactor.recently_verified(request),
+            evidence=evidence, acting_user=user, reason=form.cleaned_data["reason"], recently_verified=verified
         )
     except ServiceError as exc:
         messages.error(request, exc.message)
@@ -203,12 +202,7 @@ def download(request: HttpRequest, pk: int) -> HttpResponseBase:
 
 @require_POST
 def grant(request: HttpRequest, case_pk: int) -> HttpResponse:
-    if getattr(request.user, "role", None) != Role.SUPERVISOR:
-        raise Http404
-    try:
-        case = case_get(user=request.user, pk=case_pk)
-    except NotFound as exc:
-        raise Http404 from exc
+    case = _case_or_404(request, case_pk, roles=(Role.SUPERVISOR,))
     staff = assignable_staff(request.user)
     form = GrantForm(request.POST, staff=staff)
     if form.is_valid():
@@ -234,25 +228,15 @@ def grant(request: HttpRequest, case_pk: int) -> HttpResponse:
 @require_POST
 def export(request: HttpRequest, case_pk: int) -> HttpResponseBase:
     """Streams a signed ZIP of the chosen originals with manifest and custody log."""
-    if getattr(request.user, "role", None) not in CASE_ROLES:
-        raise Http404
-    try:
-        case = case_get(user=request.user, pk=case_pk)
-    except NotFound as exc:
-        raise Http404 from exc
+    case = _case_or_404(request, case_pk)
     user = _actor(request)
     ids = [int(i) for i in request.POST.getlist("items") if i.isdigit()]
     items = list(selectors.evidence_for_case(case).filter(pk__in=ids)) if ids else list(selectors.evidence_for_case(case))
-    code = (request.POST.get("code") or "").strip()
-    if code and not twofactor.recently_verified(request):
-        device = twofactor.confirmed_device(user)
-        if device is not None and device.verify_token(code):
-            request.session[twofactor.VERIFIED_AT_KEY] = time.time()
+    verified = twofactor.step_up(request, user, request.POST.get("code") or "")
     try:
         path = services.evidence_export(
-            case=case, items=items, acting_user=user, reason=request.POST.get("reason", ""),
-            recently_verified=twofactor.recently_verified(request),
-        )  # fmt: skip
+            case=case, items=items, acting_user=user, reason=request.POST.get("reason", ""), recently_verified=verified
+        )
     except ServiceError as exc:
         messages.error(request, exc.message)
         return redirect(f"/cases/{case.pk}/#evidence")
@@ -264,12 +248,7 @@ def export(request: HttpRequest, case_pk: int) -> HttpResponseBase:
 
 @require_POST
 def capture(request: HttpRequest, case_pk: int) -> HttpResponse:
-    if getattr(request.user, "role", None) not in CASE_ROLES:
-        raise Http404
-    try:
-        case = case_get(user=request.user, pk=case_pk)
-    except NotFound as exc:
-        raise Http404 from exc
+    case = _case_or_404(request, case_pk)
     form = CaptureForm(request.POST)
     if form.is_valid():
         try:

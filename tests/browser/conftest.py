@@ -67,3 +67,20 @@ def shoot():
         return path
 
     return take
+
+
+def sign_in(page, live_server, user, device, shoot=None) -> None:
+    """Password, then the authenticator code, as a person signs in."""
+    from tests import factories
+
+    page.goto(f"{live_server.url}/accounts/login/")
+    if shoot:
+        shoot(page, "01-login")
+    page.get_by_label("Username").fill(user.username)
+    page.get_by_label("Password").fill(factories.PASSWORD)
+    page.get_by_role("button", name="Continue").click()
+    page.wait_for_url("**/accounts/verify/**")
+    if shoot:
+        shoot(page, "02-verify-code")
+    page.get_by_label("6-digit code from your authenticator app").fill(factories.totp_code(device))
+    page.get_by_role("button", name="Sign in").click()

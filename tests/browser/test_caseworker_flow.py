@@ -8,22 +8,9 @@ import pytest
 from cases.models import Case
 from cases.selectors import has_consent
 from tests import factories
+from tests.browser.conftest import sign_in
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
-
-
-def _sign_in(page, live_server, user, device, shoot=None) -> None:
-    page.goto(f"{live_server.url}/accounts/login/")
-    if shoot:
-        shoot(page, "01-login")
-    page.get_by_label("Username").fill(user.username)
-    page.get_by_label("Password").fill(factories.PASSWORD)
-    page.get_by_role("button", name="Continue").click()
-    page.wait_for_url("**/accounts/verify/**")
-    if shoot:
-        shoot(page, "02-verify-code")
-    page.get_by_label("6-digit code from your authenticator app").fill(factories.totp_code(device))
-    page.get_by_role("button", name="Sign in").click()
 
 
 def test_caseworker_opens_a_case_records_consent_and_finds_it_in_korean(page, live_server, shoot, central) -> None:
@@ -31,7 +18,7 @@ def test_caseworker_opens_a_case_records_consent_and_finds_it_in_korean(page, li
     device = factories.make_device(caseworker)
     factories.make_case(caseworker, victim={"pseudonym": "Existing Heron"})
 
-    _sign_in(page, live_server, caseworker, device, shoot)
+    sign_in(page, live_server, caseworker, device, shoot)
     page.wait_for_url("**/cases/")
     assert page.get_by_role("heading", name="Cases").is_visible()
 
@@ -120,7 +107,7 @@ def test_auditor_sees_the_log(page, live_server, shoot, central) -> None:
     auditor = factories.make_user("auditor", central, username="auditor1")
     device = factories.make_device(auditor)
     factories.make_case(factories.make_user("caseworker", central))
-    _sign_in(page, live_server, auditor, device)
+    sign_in(page, live_server, auditor, device)
     page.wait_for_url("**/audit/")
     assert page.get_by_text("case.create").first.is_visible()
     shoot(page, "09-audit-log")

@@ -7,6 +7,7 @@ import pytest
 
 from evidence.models import CustodyEvent, Evidence
 from tests import factories, media
+from tests.browser.conftest import sign_in
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
@@ -24,12 +25,7 @@ def test_upload_blur_reveal_custody(page, live_server, shoot, central, tmp_path)
     bad.write_bytes(b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>')
     files.append(str(bad))
 
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.get_by_label("Username").fill(caseworker.username)
-    page.get_by_label("Password").fill(factories.PASSWORD)
-    page.get_by_role("button", name="Continue").click()
-    page.get_by_label("6-digit code from your authenticator app").fill(factories.totp_code(device))
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, live_server, caseworker, device)
     page.wait_for_url("**/cases/")
 
     page.goto(f"{live_server.url}/cases/{case.pk}/")

@@ -8,6 +8,7 @@ import pytest
 
 from takedowns.models import Notice, RequestStatus, TakedownRequest
 from tests import factories, media
+from tests.browser.conftest import sign_in
 from tests.takedowns.conftest import consenting_case, sim_platform, simulator  # noqa: F401 - fixtures
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.worker]
@@ -45,12 +46,7 @@ def test_bulk_paste_approve_all_and_watch_them_sent(
     # "Queued" when the page comes back after approval and must turn "Sent" through the polling.
     simulator.behave(None, "rate_limit", times=3, retry_after=6)
 
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.get_by_label("Username").fill(caseworker.username)
-    page.get_by_label("Password").fill(factories.PASSWORD)
-    page.get_by_role("button", name="Continue").click()
-    page.get_by_label("6-digit code from your authenticator app").fill(factories.totp_code(device))
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, live_server, caseworker, device)
     page.wait_for_url("**/cases/")
 
     page.goto(f"{live_server.url}/cases/{case.pk}/")
