@@ -212,3 +212,73 @@ class CaseEvent(models.Model):
             }  # fmt: skip
             return f"#{d.get('request', '')}: {words.get(str(d.get('status', '')), d.get('status', ''))}"
         return ""
+
+
+class IntakeStatus(models.TextChoices):
+    RECEIVED = "received", _("Received")
+    IN_REVIEW = "in_review", _("Being reviewed")
+    CASE_OPENED = "case_opened", _("Case opened")
+    CLOSED = "closed", _("Closed")
+    DELETION_REQUESTED = "deletion_requested", _("Deletion requested")
+
+
+class ReporterRole(models.TextChoices):
+    VICTIM = "victim", _("The person in the material")
+    HELPER = "helper", _("Someone helping them")
+
+
+class IntakeReport(models.Model):
+    """A report from the public form. Stores no IP address and no user agent, anywhere.
+
+    The receipt code is never stored: only an HMAC of it (to find the report) and a slow scrypt
+    hash (to confirm it), so a copy of the database does not reveal receipts.
+    """
+
+    receipt_lookup = models.CharField(max_length=64, unique=True)
+    receipt_hash = models.CharField(max_length=200)
+    status = models.CharField(max_length=20, choices=IntakeStatus.choices, default=IntakeStatus.RECEIVED, db_index=True)
+    description = EncryptedTextField(blank=True, default="")
+    contact = EncryptedTextField(blank=True, default="")  # JSON: name, email, phone, channel, times, may_leave_messages
+    is_minor = models.BooleanField(null=True, blank=True)
+    reporter_role = models.CharField(max_length=10, choices=ReporterRole.choices, default=ReporterRole.VICTIM)
+    language = models.CharField(max_length=10, default="ko")
+    consent_takedown = models.BooleanField(default=False)
+    consent_hash_sharing = models.BooleanField(default=False)
+    consent_police_referral = models.BooleanField(default=False)
+    consent_legal_support = models.BooleanField(default=False)
+    case = models.ForeignKey(Case, on_delete=models.SET_NULL, null=True, blank=True, related_name="intake_reports")
+    triaged_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    # Only the day: the exact time adds nothing staff need and could help identify a reporter.
+    received_on = models.DateField(db_index=True)
+    deletion_requested_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_on", "-id"]
+
+
+class IntakeURL(models.Model):
+    report = models.ForeignKey(IntakeReport, on_delete=models.CASCADE, related_name="urls")
+    url = models.URLField(max_length=2000)
+    takedown_id = models.BigIntegerField(null=True, blank=True)  # set at triage; cases never imports takedowns
+
+
+class IntakeFingerprint(models.Model):
+    """Fingerprints a browser computed so that the picture never left the device."""
+
+    report = models.ForeignKey(IntakeReport, on_delete=models.CASCADE, related_name="fingerprints")
+    algorithm = models.CharField(max_length=10)
+    value = models.CharField(max_length=64)
+    mirrored = models.BooleanField(default=False)
+
+
+class IntakeMessage(models.Model):
+    """Messages between the reporter (through the status page) and the caseworker."""
+
+    report = models.ForeignKey(IntakeReport, on_delete=models.CASCADE, related_name="messages")
+    from_staff = models.BooleanField()
+    text = EncryptedTextField()
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    sent_on = models.DateField()
+
+    class Meta:
+        ordering = ["id"]

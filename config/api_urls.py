@@ -1,5 +1,6 @@
 from django.urls import path
 
+from cases.api import intake_views
 from cases.api import views as case_views
 from evidence.api import views as evidence_views
 from takedowns.api import hashlist_views
@@ -17,6 +18,8 @@ urlpatterns = [
     path("takedowns/<str:pk>/send/", takedown_views.TakedownSendApi.as_view(), name="api-takedown-send"),
     path("takedowns/<str:pk>/recheck/", takedown_views.TakedownRecheckApi.as_view(), name="api-takedown-recheck"),
     path("match/", takedown_views.MatchApi.as_view(), name="api-match"),
+    path("intake/", intake_views.IntakeApi.as_view(), name="api-intake"),
+    path("intake/status/", intake_views.IntakeStatusApi.as_view(), name="api-intake-status"),
     # Partner hash sharing: the only endpoints a partner token opens (core.api.permissions.PartnerScope).
     path("hashlist/", hashlist_views.HashListApi.as_view(), name="api-hashlist"),
     path("hashlist/lookup/", hashlist_views.HashListLookupApi.as_view(), name="api-hashlist-lookup"),

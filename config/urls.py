@@ -2,11 +2,14 @@ from django.urls import include, path
 from django.views.i18n import JavaScriptCatalog
 from drf_spectacular.views import SpectacularAPIView
 
+from cases.intake_urls import staff_urlpatterns as intake_staff_urls
 from core.health import healthz, readyz
 
 urlpatterns = [
     path("", include("core.urls")),
     path("cases/", include("cases.urls")),
+    path("report/", include(("cases.intake_urls", "intake"))),
+    path("intake/", include((intake_staff_urls, "intake_staff"))),
     path("evidence/", include("evidence.urls")),
     path("takedowns/", include("takedowns.urls")),
     path("i18n/", include("django.conf.urls.i18n")),

@@ -8,6 +8,10 @@ Events fired today (keyword arguments only):
 
 - "consent_changed": case, kind, granted, acting_user. Fired by cases.services.consent_record.
 - "fingerprints_added": evidence. Fired by evidence.services when fingerprints are stored.
+- "intake_urls_added": report, urls. Fired by cases.intake when a report becomes a case, and
+  when a reporter adds addresses later; takedowns turns them into drafts.
+- "intake_url_progress" (a question, see providers()): takes takedown ids, returns plain-word
+  progress per id for the reporter's status page.
 
 Handlers run synchronously, inside the firing service's transaction and after its own audit
 event, so what they write commits or rolls back with it. An exception in a handler propagates
@@ -43,3 +47,8 @@ def fire(event: str, **kwargs: Any) -> None:
     """Calls every handler of the event, in registration order, with the keyword arguments."""
     for fn in list(_handlers.get(event, ())):
         fn(**kwargs)
+
+
+def providers(event: str) -> list[Handler]:
+    """The handlers of an event, for events that answer a question (each returns a value)."""
+    return list(_handlers.get(event, ()))

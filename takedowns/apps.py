@@ -16,3 +16,8 @@ class TakedownsConfig(AppConfig):
         # Partner hash sharing follows consent and new fingerprints (cases and evidence fire these).
         hooks.register("consent_changed", hashlist.on_consent_changed)
         hooks.register("fingerprints_added", hashlist.on_fingerprints_added)
+        # The public intake (in cases) hands addresses over and asks for their progress.
+        from takedowns import intake_hooks
+
+        hooks.register("intake_urls_added", intake_hooks.urls_to_drafts)
+        hooks.register("intake_url_progress", intake_hooks.progress)  # type: ignore[arg-type]

@@ -271,6 +271,8 @@ EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 20)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "support-centre@localhost")
 CENTRE_NAME = env_str("CENTRE_NAME", "Digital Sex Crime Victim Support Centre")
+# Public intake: receipt checks per minute for the whole system (no per-person limit: no IPs).
+INTAKE_STATUS_PER_MINUTE = env_int("INTAKE_STATUS_PER_MINUTE", 120)
 CASE_REFERENCE_PREFIX = env_str("CASE_REFERENCE_PREFIX", "KR")
 
 LOGGING = {

@@ -1,0 +1,292 @@
+"""The public intake: reports without an account, receipt codes, progress for the reporter.
+
+Privacy rules kept here: no IP address, no user agent, nothing about the browser is stored or
+logged; report text and contact details are encrypted at rest; the receipt code is shown once
+and stored only as an HMAC (to find the report) and a slow scrypt hash (to confirm it).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from cases.models import IntakeFingerprint, IntakeMessage, IntakeReport, IntakeStatus, IntakeURL, ReporterRole
+from core import audit, hooks
+from core.crypto import derive_key, master_key
+from core.errors import ServiceError
+
+_RECEIPT_BYTES = 20  # 160 bits from the operating system's secure generator
+_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+_HEX_LENGTHS = {"pdq": 64, "phash": 16}
+_url_validator = URLValidator(schemes=["http", "https"])
+
+
+def new_receipt() -> str:
+    """32 letters and digits in groups of four, easy to copy or write down (no 0, 1, 8, 9)."""
+    raw = base64.b32encode(secrets.token_bytes(_RECEIPT_BYTES)).decode("ascii")
+    return "-".join(raw[i : i + 4] for i in range(0, len(raw), 4))
+
+
+def normalise_receipt(value: str) -> str:
+    return "".join(ch for ch in value.upper() if ch.isalnum())
+
+
+def _lookup_key(normalised: str) -> str:
+    key = derive_key(master_key(), b"victimsupport intake receipt lookup v1")
+    return hmac.new(key, normalised.encode("ascii", "ignore"), hashlib.sha256).hexdigest()
+
+
+def _slow_hash(normalised: str, salt: bytes) -> str:
+    digest = hashlib.scrypt(normalised.encode("ascii", "ignore"), salt=salt, **_SCRYPT, dklen=32)
+    return f"scrypt${salt.hex()}${digest.hex()}"
+
+
+def _slow_check(normalised: str, stored: str) -> bool:
+    _kind, salt_hex, _digest = stored.split("$")
+    return hmac.compare_digest(_slow_hash(normalised, bytes.fromhex(salt_hex)), stored)
+
+
+@dataclass
+class IntakeInput:
+    description: str = ""
+    urls: tuple[str, ...] = ()
+    contact: dict[str, Any] | None = None
+    is_minor: bool | None = None
+    reporter_role: str = ReporterRole.VICTIM
+    language: str = "ko"
+    consent: dict[str, bool] | None = None
+    fingerprints: tuple[dict[str, Any], ...] = ()
+
+
+def _clean(data: IntakeInput) -> IntakeInput:
+    if len(data.description) > 20_000:
+        raise ServiceError(_("Please keep the description under 20,000 characters."), field="description")
+    if len(data.urls) > 200:
+        raise ServiceError(_("At most 200 addresses in one report; you can add more later with your receipt."), field="urls")
+    urls = []
+    for raw in data.urls:
+        url = str(raw).strip()
+        if not url:
+            continue
+        try:
+            _url_validator(url)
+        except ValidationError as exc:
+            raise ServiceError(_("This does not look like a web address: %(url)s") % {"url": url[:100]}, field="urls") from exc
+        if url not in urls:
+            urls.append(url)
+    if len(data.fingerprints) > 100:
+        raise ServiceError(_("Too many fingerprints in one report."), field="fingerprints")
+    for fp in data.fingerprints:
+        algorithm, value = str(fp.get("algorithm", "")), str(fp.get("value", ""))
+        if _HEX_LENGTHS.get(algorithm) != len(value) or any(c not in "0123456789abcdef" for c in value.lower()):
+            raise ServiceError(_("A fingerprint is not in the expected form."), field="fingerprints")
+    contact = data.contact or {}
+    if len(json.dumps(contact)) > 2000:
+        raise ServiceError(_("The contact details are too long."), field="contact")
+    if data.reporter_role not in ReporterRole.values:
+        raise ServiceError(_("Say whether you are the person in the material or helping them."), field="reporter_role")
+    if not (data.description.strip() or urls or data.fingerprints):
+        raise ServiceError(_("Tell us what happened, or give at least one address or picture."), field="description")
+    return IntakeInput(
+        description=data.description.strip(), urls=tuple(urls), contact=contact, is_minor=data.is_minor,
+        reporter_role=data.reporter_role, language=(data.language or "ko")[:10], consent=data.consent or {},
+        fingerprints=data.fingerprints,
+    )  # fmt: skip
+
+
+def intake_submit(data: IntakeInput) -> tuple[IntakeReport, str]:
+    """Stores a report and returns it with its receipt code (the only time the code exists)."""
+    clean = _clean(data)
+    receipt = new_receipt()
+    normalised = normalise_receipt(receipt)
+    consent = clean.consent or {}
+    with transaction.atomic():
+        report = IntakeReport.objects.create(
+            receipt_lookup=_lookup_key(normalised),
+            receipt_hash=_slow_hash(normalised, secrets.token_bytes(16)),
+            description=clean.description,
+            contact=json.dumps(clean.contact, ensure_ascii=False) if clean.contact else "",
+            is_minor=clean.is_minor,
+            reporter_role=clean.reporter_role,
+            language=clean.language,
+            consent_takedown=bool(consent.get("takedown")),
+            consent_hash_sharing=bool(consent.get("hash_sharing")),
+            consent_police_referral=bool(consent.get("police_referral")),
+            consent_legal_support=bool(consent.get("legal_support")),
+            received_on=timezone.localdate(),
+        )
+        IntakeURL.objects.bulk_create([IntakeURL(report=report, url=u) for u in clean.urls])
+        IntakeFingerprint.objects.bulk_create(
+            [
+                IntakeFingerprint(
+                    report=report, algorithm=fp["algorithm"], value=str(fp["value"]).lower(), mirrored=bool(fp.get("mirrored"))
+                )
+                for fp in clean.fingerprints
+            ]
+        )
+        # The audit event says that a report arrived, never who sent it or from where.
+        audit.record(
+            "intake.received", actor=None, obj=report, details={"urls": len(clean.urls), "fingerprints": len(clean.fingerprints)}
+        )
+    return report, receipt
+
+
+# A fixed, valid hash: a wrong receipt costs the same scrypt work as a right one.
+_DUMMY = _slow_hash("X" * 32, b"\x00" * 16)
+
+
+def intake_find(receipt: str) -> IntakeReport | None:
+    """The report for a receipt, or None; every wrong receipt costs the same and says the same."""
+    normalised = normalise_receipt(receipt)
+    if not 16 <= len(normalised) <= 64:
+        _slow_check("X" * 32, _DUMMY)
+        return None
+    report = IntakeReport.objects.filter(receipt_lookup=_lookup_key(normalised)).first()
+    if report is None:
+        _slow_check(normalised, _DUMMY)
+        return None
+    return report if _slow_check(normalised, report.receipt_hash) else None
+
+
+def guess_allowed() -> bool:
+    """A global budget of receipt checks per minute, kept in Redis: slows guessing without
+    knowing anything about who is asking. Without Redis, scrypt's cost alone slows it."""
+    if not settings.REDIS_URL:
+        return True
+    try:
+        import redis
+
+        client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1)
+        key = f"{settings.REDIS_KEY_PREFIX}:intake-status:{int(timezone.now().timestamp() // 60)}"
+        count = int(client.incr(key))
+        if count == 1:
+            client.expire(key, 120)
+        return count <= settings.INTAKE_STATUS_PER_MINUTE
+    except Exception:  # noqa: BLE001 - fail open: scrypt still slows guessing
+        return True
+
+
+def intake_progress(report: IntakeReport) -> dict[str, Any]:
+    """What the reporter sees: plain words, nothing about staff or other people."""
+    url_states: dict[int, str] = {}
+    for provider in hooks.providers("intake_url_progress"):
+        answer: Any = provider([u.takedown_id for u in report.urls.all() if u.takedown_id])
+        url_states.update(answer or {})
+    return {
+        "status": report.status,
+        "status_label": str(IntakeStatus(report.status).label),
+        "received_on": report.received_on.isoformat(),
+        "urls": [{"url": u.url, "progress": url_states.get(u.takedown_id or 0, str(_("Waiting for review")))} for u in report.urls.all()],
+        "messages": [{"from_staff": m.from_staff, "text": m.text, "on": m.sent_on.isoformat()} for m in report.messages.all()],
+        "consent": {
+            "takedown": report.consent_takedown, "hash_sharing": report.consent_hash_sharing,
+            "police_referral": report.consent_police_referral, "legal_support": report.consent_legal_support,
+        },
+    }  # fmt: skip
+
+
+@transaction.atomic
+def intake_add_urls(*, report: IntakeReport, urls: list[str]) -> int:
+    clean = _clean(IntakeInput(urls=tuple(urls), description="x"))
+    existing = set(report.urls.values_list("url", flat=True))
+    new = [IntakeURL(report=report, url=u) for u in clean.urls if u not in existing]
+    IntakeURL.objects.bulk_create(new)
+    audit.record("intake.urls_added", actor=None, obj=report, details={"count": len(new)})
+    if report.case_id and new:
+        hooks.fire("intake_urls_added", report=report, urls=new)
+    return len(new)
+
+
+@transaction.atomic
+def intake_reply(*, report: IntakeReport, text: str) -> IntakeMessage:
+    text = text.strip()
+    if not text or len(text) > 5000:
+        raise ServiceError(_("Write a message of up to 5,000 characters."), field="text")
+    message = IntakeMessage.objects.create(report=report, from_staff=False, text=text, sent_on=timezone.localdate())
+    audit.record("intake.reply", actor=None, obj=report)
+    return message
+
+
+@transaction.atomic
+def intake_withdraw_consent(*, report: IntakeReport, kind: str) -> None:
+    """Takes effect at once: for hash sharing, the partners' list loses the fingerprints now."""
+    field = {"takedown": "consent_takedown", "hash_sharing": "consent_hash_sharing",
+             "police_referral": "consent_police_referral", "legal_support": "consent_legal_support"}.get(kind)  # fmt: skip
+    if field is None:
+        raise ServiceError(_("Unknown consent."), field="kind")
+    setattr(report, field, False)
+    report.save(update_fields=[field])
+    audit.record("intake.consent_withdrawn", actor=None, obj=report, details={"kind": kind})
+    if report.case_id:
+        from cases.models import ConsentKind, ConsentMethod, ConsentRecord
+
+        case = report.case
+        assert case is not None
+        recorder = report.triaged_by or case.created_by
+        ConsentRecord.objects.create(
+            case=case, kind=ConsentKind(kind), granted=False, method=ConsentMethod.ONLINE_FORM, recorded_by=recorder,
+            note="withdrawn by the reporter on the status page",
+        )  # fmt: skip
+        audit.record("consent.withdraw", actor=None, obj=case, details={"kind": kind, "by": "reporter"})
+        hooks.fire("consent_changed", case=case, kind=kind, granted=False, acting_user=None)
+
+
+@transaction.atomic
+def intake_request_deletion(*, report: IntakeReport) -> None:
+    report.status = IntakeStatus.DELETION_REQUESTED
+    report.deletion_requested_at = timezone.now()
+    report.save(update_fields=["status", "deletion_requested_at"])
+    audit.record("intake.deletion_requested", actor=None, obj=report)
+
+
+@transaction.atomic
+def intake_staff_message(*, report: IntakeReport, text: str, acting_user: Any) -> IntakeMessage:
+    text = text.strip()
+    if not text or len(text) > 5000:
+        raise ServiceError(_("Write a message of up to 5,000 characters."), field="text")
+    message = IntakeMessage.objects.create(
+        report=report, from_staff=True, text=text, author=acting_user, sent_on=timezone.localdate()
+    )
+    audit.record("intake.staff_message", actor=acting_user, obj=report)
+    return message
+
+
+def intake_open_case(*, report: IntakeReport, acting_user: Any, pseudonym: str, category: str) -> Any:
+    """Triage: a case with the victim, consent as given on the form, and the addresses handed to
+    the takedown app (through a hook) as drafts."""
+    from cases.models import ConsentMethod
+    from cases.services import case_create
+
+    with transaction.atomic():
+        locked = IntakeReport.objects.select_for_update().get(pk=report.pk)
+        if locked.case_id:
+            raise ServiceError(_("A case was already opened for this report."))
+        contact = json.loads(locked.contact) if locked.contact else {}
+        case = case_create(
+            acting_user=acting_user, category=category, summary=locked.description,
+            victim={"pseudonym": pseudonym, "is_minor": bool(locked.is_minor), "language": locked.language,
+                    "legal_name": str(contact.get("name", ""))[:300], "contact_email": str(contact.get("email", ""))[:300],
+                    "contact_phone": str(contact.get("phone", ""))[:40]},
+            consent={"takedown": locked.consent_takedown, "hash_sharing": locked.consent_hash_sharing,
+                     "police_referral": locked.consent_police_referral, "legal_support": locked.consent_legal_support},
+            consent_method=ConsentMethod.ONLINE_FORM,
+        )  # fmt: skip
+        locked.case = case
+        locked.status = IntakeStatus.CASE_OPENED
+        locked.triaged_by = acting_user
+        locked.save(update_fields=["case", "status", "triaged_by"])
+        audit.record("intake.case_opened", actor=acting_user, obj=locked, details={"case": case.pk})
+        hooks.fire("intake_urls_added", report=locked, urls=list(locked.urls.all()))
+    return case

@@ -1,0 +1,199 @@
+"""The public report form and status page (no account), and the staff triage queue.
+
+The public pages use no session and set no cookie but CSRF's; they never read the client's
+address. Responses carry no-store and no-referrer (and the site-wide strict CSP).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any, cast
+
+from django import forms
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
+
+from cases import intake
+from cases.models import Category, IntakeReport, IntakeStatus, ReporterRole
+from core.errors import ServiceError
+from core.models import User
+from core.roles import CASE_ROLES
+
+
+def _public(response: HttpResponse) -> HttpResponse:
+    response["Referrer-Policy"] = "no-referrer"
+    response["Cache-Control"] = "no-store"
+    response["X-Robots-Tag"] = "noindex"
+    return response
+
+
+class ReportForm(forms.Form):
+    description = forms.CharField(
+        label=gettext_lazy("What happened? (optional)"), required=False, max_length=20_000, widget=forms.Textarea(attrs={"rows": 5}),
+        help_text=gettext_lazy("Write as much or as little as you like. You can add more later."),
+    )  # fmt: skip
+    urls = forms.CharField(
+        label=gettext_lazy("Where is the material? (web addresses, one per line)"), required=False, max_length=400_000,
+        widget=forms.Textarea(attrs={"rows": 4, "inputmode": "url"}),
+    )  # fmt: skip
+    reporter_role = forms.ChoiceField(label=gettext_lazy("Who are you?"), choices=ReporterRole.choices, initial=ReporterRole.VICTIM,
+                                      widget=forms.RadioSelect)  # fmt: skip
+    is_minor = forms.ChoiceField(
+        label=gettext_lazy("Is the person in the material under 18?"), required=False,
+        choices=[("", gettext_lazy("I'd rather not say")), ("yes", gettext_lazy("Yes")), ("no", gettext_lazy("No"))],
+    )  # fmt: skip
+    consent_takedown = forms.BooleanField(label=gettext_lazy("Ask platforms to remove it"), required=False, initial=True)
+    consent_hash_sharing = forms.BooleanField(
+        label=gettext_lazy("Share fingerprints (not the pictures) with partner platforms so they can block re-uploads"),
+        required=False,
+    )
+    consent_police_referral = forms.BooleanField(label=gettext_lazy("Pass the report to the police"), required=False)
+    consent_legal_support = forms.BooleanField(label=gettext_lazy("Put me in touch with legal support"), required=False)
+    contact_name = forms.CharField(label=gettext_lazy("Name (optional)"), required=False, max_length=200)
+    contact_email = forms.EmailField(label=gettext_lazy("E-mail (optional)"), required=False)
+    contact_phone = forms.CharField(label=gettext_lazy("Phone (optional)"), required=False, max_length=40)
+    contact_times = forms.CharField(
+        label=gettext_lazy("When is it safe to contact you? (optional)"), required=False, max_length=200
+    )
+    may_leave_messages = forms.BooleanField(label=gettext_lazy("You may leave a message"), required=False)
+    fingerprints = forms.CharField(required=False, max_length=20_000, widget=forms.HiddenInput)
+
+
+def _contact(data: dict[str, Any]) -> dict[str, Any]:
+    fields = {"name": "contact_name", "email": "contact_email", "phone": "contact_phone", "times": "contact_times",
+              "may_leave_messages": "may_leave_messages"}  # fmt: skip
+    return {key: data[name] for key, name in fields.items() if data[name]}
+
+
+def report_form(request: HttpRequest) -> HttpResponse:
+    form = ReportForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            fingerprints = json.loads(data["fingerprints"] or "[]")
+            if not isinstance(fingerprints, list):
+                raise ValueError
+            report, receipt = intake.intake_submit(
+                intake.IntakeInput(
+                    description=data["description"],
+                    urls=tuple(data["urls"].split()),
+                    contact=_contact(data),
+                    is_minor={"yes": True, "no": False}.get(data["is_minor"]),
+                    reporter_role=data["reporter_role"],
+                    language=getattr(request, "LANGUAGE_CODE", "ko"),
+                    consent={k: data[f"consent_{k}"] for k in ("takedown", "hash_sharing", "police_referral", "legal_support")},
+                    fingerprints=tuple(f for f in fingerprints if isinstance(f, dict)),
+                )
+            )
+        except ValueError:
+            form.add_error(None, _("The picture fingerprints could not be read; please try again."))
+        except ServiceError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        else:
+            return _public(render(request, "intake/receipt.html", {"receipt": receipt, "report": report}))
+    return _public(render(request, "intake/form.html", {"form": form}))
+
+
+class ReceiptForm(forms.Form):
+    receipt = forms.CharField(label=gettext_lazy("Your receipt code"), max_length=100,
+                              widget=forms.TextInput(attrs={"autocomplete": "off", "autocapitalize": "characters", "spellcheck": "false"}))  # fmt: skip
+
+
+def _with_report(request: HttpRequest, action: Callable[[IntakeReport], None] | None = None) -> HttpResponse:
+    """Every status action starts from the receipt in the POST body (never in the URL)."""
+    form = ReceiptForm(request.POST or None)
+    error = None
+    if request.method == "POST" and form.is_valid():
+        if not intake.guess_allowed():
+            return _public(
+                render(
+                    request,
+                    "intake/status_lookup.html",
+                    {"form": form, "error": _("Too many checks right now. Please try again in a minute.")},
+                    status=429,
+                )
+            )
+        report = intake.intake_find(form.cleaned_data["receipt"])
+        if report is not None:
+            notice = ""
+            if action is not None:
+                try:
+                    action(report)
+                    notice = _("Thank you. That is done.")
+                except ServiceError as exc:
+                    notice = exc.message
+                report.refresh_from_db()
+            context = {"progress": intake.intake_progress(report), "receipt": form.cleaned_data["receipt"], "notice": notice}
+            return _public(render(request, "intake/status.html", context))
+        error = _("We could not find a report with that receipt code. Check it and try again.")
+    return _public(render(request, "intake/status_lookup.html", {"form": form, "error": error}, status=404 if error else 200))
+
+
+def status_page(request: HttpRequest) -> HttpResponse:
+    return _with_report(request)
+
+
+@require_POST
+def status_action(request: HttpRequest, action: str) -> HttpResponse:
+    handlers: dict[str, Callable[[IntakeReport], Any]] = {
+        "add_urls": lambda r: intake.intake_add_urls(report=r, urls=request.POST.get("urls", "").split()),
+        "reply": lambda r: intake.intake_reply(report=r, text=request.POST.get("text", "")),
+        "withdraw": lambda r: intake.intake_withdraw_consent(report=r, kind=request.POST.get("kind", "")),
+        "delete": lambda r: intake.intake_request_deletion(report=r),
+    }
+    if action not in handlers:
+        raise Http404
+    return _with_report(request, handlers[action])
+
+
+# Staff triage ---------------------------------------------------------------------------------
+
+
+def _staff(request: HttpRequest) -> User:
+    if getattr(request.user, "role", None) not in CASE_ROLES:
+        raise Http404
+    return cast(User, request.user)
+
+
+def triage_list(request: HttpRequest) -> HttpResponse:
+    _staff(request)
+    reports = IntakeReport.objects.filter(
+        status__in=[IntakeStatus.RECEIVED, IntakeStatus.IN_REVIEW, IntakeStatus.DELETION_REQUESTED]
+    )
+    page = Paginator(reports.prefetch_related("urls"), 25).get_page(request.GET.get("page"))
+    return render(request, "intake/triage_list.html", {"page": page, "query": ""})
+
+
+def triage_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    user = _staff(request)
+    report = IntakeReport.objects.filter(pk=pk).first()
+    if report is None:
+        raise Http404
+    from core import audit
+
+    audit.record_now("intake.view", actor=user, obj=report)
+    if request.method == "POST":
+        try:
+            if request.POST.get("action") == "open_case":
+                case = intake.intake_open_case(
+                    report=report,
+                    acting_user=user,
+                    pseudonym=(request.POST.get("pseudonym") or "").strip() or f"Reporter {report.pk}",
+                    category=request.POST.get("category") or "other",
+                )
+                messages.success(request, _("Case %(ref)s opened from the report.") % {"ref": case.reference})
+                return redirect("cases:detail", pk=case.pk)
+            if request.POST.get("action") == "message":
+                intake.intake_staff_message(report=report, text=request.POST.get("text", ""), acting_user=user)
+                messages.success(request, _("Message saved; the reporter sees it on their status page."))
+        except ServiceError as exc:
+            messages.error(request, exc.message)
+        return redirect("intake_staff:triage_detail", pk=report.pk)
+    contact = json.loads(report.contact) if report.contact else {}
+    return render(request, "intake/triage_detail.html", {"report": report, "contact": contact, "categories": Category.choices})
