@@ -106,9 +106,39 @@ def _clean(data: IntakeInput) -> IntakeInput:
     )  # fmt: skip
 
 
-def intake_submit(data: IntakeInput) -> tuple[IntakeReport, str]:
+def prepare_files(files: list[tuple[Any, str]]) -> list[dict[str, Any]]:
+    """Checks and stores files sent with a report (the evidence app does the work, via a hook)."""
+    if not files:
+        return []
+    if len(files) > settings.EVIDENCE_LIMITS["files_per_request"]:
+        raise ServiceError(_("Too many files at once."), field="files")
+    prepared: list[dict[str, Any]] = []
+    for provider in hooks.providers("intake_prepare_files"):
+        prepared = provider(files)
+    return prepared
+
+
+def _clean_allowing_files(data: IntakeInput) -> IntakeInput:
+    """A report may be files alone: the 'tell us something' rule is met by them."""
+    placeholder = IntakeInput(**{**data.__dict__, "description": data.description or " "})
+    clean = _clean(placeholder)
+    clean.description = data.description.strip()
+    return clean
+
+
+def intake_submit(data: IntakeInput, *, files: list[dict[str, Any]] | None = None) -> tuple[IntakeReport, str]:
     """Stores a report and returns it with its receipt code (the only time the code exists)."""
-    clean = _clean(data)
+    try:
+        return _submit(data, files or [])
+    except BaseException:
+        if files:
+            for discard in hooks.providers("intake_discard_files"):
+                discard(files)
+        raise
+
+
+def _submit(data: IntakeInput, files: list[dict[str, Any]]) -> tuple[IntakeReport, str]:
+    clean = _clean(data) if not files else _clean_allowing_files(data)
     receipt = new_receipt()
     normalised = normalise_receipt(receipt)
     consent = clean.consent or {}
@@ -136,10 +166,13 @@ def intake_submit(data: IntakeInput) -> tuple[IntakeReport, str]:
                 for fp in clean.fingerprints
             ]
         )
+        if files:
+            hooks.fire("intake_attach_files", report=report, files=files)
         # The audit event says that a report arrived, never who sent it or from where.
         audit.record(
-            "intake.received", actor=None, obj=report, details={"urls": len(clean.urls), "fingerprints": len(clean.fingerprints)}
-        )
+            "intake.received", actor=None, obj=report,
+            details={"urls": len(clean.urls), "fingerprints": len(clean.fingerprints), "files": len(files)},
+        )  # fmt: skip
     return report, receipt
 
 
@@ -289,4 +322,25 @@ def intake_open_case(*, report: IntakeReport, acting_user: Any, pseudonym: str, 
         locked.save(update_fields=["case", "status", "triaged_by"])
         audit.record("intake.case_opened", actor=acting_user, obj=locked, details={"case": case.pk})
         hooks.fire("intake_urls_added", report=locked, urls=list(locked.urls.all()))
+        hooks.fire("intake_case_opened", report=locked, case=case)
     return case
+
+
+def purge_stale_reports() -> int:
+    """Deletes reports never turned into a case after INTAKE_RETENTION_DAYS, leaving an audited
+    record that (and how many) were deleted — never what they said."""
+    from datetime import timedelta
+
+    cutoff = timezone.localdate() - timedelta(days=settings.INTAKE_RETENTION_DAYS)
+    with transaction.atomic():
+        stale = IntakeReport.objects.filter(case__isnull=True, received_on__lt=cutoff)
+        ids = list(stale.values_list("pk", flat=True))
+        if not ids:
+            return 0
+        hooks.fire("intake_reports_purged", report_ids=ids)
+        IntakeReport.objects.filter(pk__in=ids).delete()
+        audit.record(
+            "intake.purged", actor=None, object_type="cases.intakereport",
+            details={"count": len(ids), "policy_days": settings.INTAKE_RETENTION_DAYS},
+        )  # fmt: skip
+    return len(ids)

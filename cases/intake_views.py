@@ -71,11 +71,33 @@ def _contact(data: dict[str, Any]) -> dict[str, Any]:
     return {key: data[name] for key, name in fields.items() if data[name]}
 
 
+def _uploaded(request: HttpRequest) -> list[tuple[Any, str]]:
+    from pathlib import Path
+
+    files = []
+    for uploaded in request.FILES.getlist("files"):
+        path = getattr(uploaded, "temporary_file_path", None)
+        if not callable(path):
+            import tempfile
+
+            with tempfile.NamedTemporaryFile(delete=False, prefix="intake-") as tmp:
+                for chunk in uploaded.chunks():
+                    tmp.write(chunk)
+            files.append((Path(tmp.name), uploaded.name or ""))
+        else:
+            files.append((Path(path()), uploaded.name or ""))
+    return files
+
+
 def report_form(request: HttpRequest) -> HttpResponse:
     form = ReportForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    if getattr(request, "upload_too_large", False):
+        form.is_valid()
+        form.add_error(None, _("A file is larger than we can accept. Please send the addresses instead, or a smaller file."))
+    elif request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
+            prepared = intake.prepare_files(_uploaded(request))
             fingerprints = json.loads(data["fingerprints"] or "[]")
             if not isinstance(fingerprints, list):
                 raise ValueError
@@ -89,7 +111,8 @@ def report_form(request: HttpRequest) -> HttpResponse:
                     language=getattr(request, "LANGUAGE_CODE", "ko"),
                     consent={k: data[f"consent_{k}"] for k in ("takedown", "hash_sharing", "police_referral", "legal_support")},
                     fingerprints=tuple(f for f in fingerprints if isinstance(f, dict)),
-                )
+                ),
+                files=prepared,
             )
         except ValueError:
             form.add_error(None, _("The picture fingerprints could not be read; please try again."))

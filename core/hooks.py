@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-Handler = Callable[..., None]
+Handler = Callable[..., Any]
 
 _handlers: dict[str, list[Handler]] = {}
 

@@ -5,7 +5,15 @@ class EvidenceConfig(AppConfig):
     name = "evidence"
 
     def ready(self) -> None:
+        from core import hooks
         from core.panels import register_case_panel
+        from evidence import intake_files
         from evidence.panels import case_evidence_panel
 
         register_case_panel(case_evidence_panel)
+        # Files sent with public reports (the intake pages live in cases).
+        hooks.register("intake_prepare_files", intake_files.prepare)
+        hooks.register("intake_attach_files", intake_files.attach)
+        hooks.register("intake_discard_files", intake_files.discard)
+        hooks.register("intake_case_opened", intake_files.on_case_opened)
+        hooks.register("intake_reports_purged", intake_files.on_reports_purged)

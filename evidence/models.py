@@ -166,3 +166,18 @@ class CaptureRequest(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+
+
+class IntakeFile(models.Model):
+    """A file sent with a public report: checked and encrypted like evidence, but not evidence
+    until staff open a case from the report (then it is stored again as locked evidence)."""
+
+    report = models.ForeignKey("cases.IntakeReport", on_delete=models.CASCADE, related_name="files")
+    sha256 = models.CharField(max_length=64)
+    size = models.BigIntegerField()
+    media_type = models.CharField(max_length=100)
+    original_name = models.CharField(max_length=255, blank=True, default="")
+    storage_key = models.CharField(max_length=200, unique=True)
+    wrapped_key = models.TextField()
+    key_id = models.CharField(max_length=16)
+    evidence = models.ForeignKey(Evidence, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")

@@ -20,4 +20,4 @@ class TakedownsConfig(AppConfig):
         from takedowns import intake_hooks
 
         hooks.register("intake_urls_added", intake_hooks.urls_to_drafts)
-        hooks.register("intake_url_progress", intake_hooks.progress)  # type: ignore[arg-type]
+        hooks.register("intake_url_progress", intake_hooks.progress)

@@ -223,6 +223,7 @@ CELERY_BEAT_SCHEDULE = {
     "poll-tickets": {"task": "takedowns.tasks.poll_tickets", "schedule": 300.0},
     "process-deadlines": {"task": "takedowns.tasks.process_deadlines_task", "schedule": 300.0},
     "scan-watchlists": {"task": "takedowns.tasks.scan_due_watchlists", "schedule": 300.0},
+    "purge-stale-intake": {"task": "cases.tasks.purge_stale_intake", "schedule": 24 * 3600.0},
 }
 
 # Takedowns: delivery, re-checks, deadlines (seconds unless named otherwise).
@@ -273,6 +274,8 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "support-centre@localhost")
 CENTRE_NAME = env_str("CENTRE_NAME", "Digital Sex Crime Victim Support Centre")
 # Public intake: receipt checks per minute for the whole system (no per-person limit: no IPs).
 INTAKE_STATUS_PER_MINUTE = env_int("INTAKE_STATUS_PER_MINUTE", 120)
+# Reports never turned into a case are deleted after this many days (an audited count remains).
+INTAKE_RETENTION_DAYS = env_int("INTAKE_RETENTION_DAYS", 90)
 CASE_REFERENCE_PREFIX = env_str("CASE_REFERENCE_PREFIX", "KR")
 
 LOGGING = {

@@ -168,3 +168,19 @@ def test_fingerprint_only_reports_are_accepted_and_validated() -> None:
     assert IntakeReport.objects.get().fingerprints.count() == 2
     bad = _submit(Client(), fingerprints=json.dumps([{"algorithm": "pdq", "value": "zz"}]))
     assert "fingerprint" in bad.content.decode()
+
+
+def test_reports_never_triaged_are_purged_with_an_audited_count(settings) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    _submit(Client())
+    _submit(Client())
+    IntakeReport.objects.filter(pk=IntakeReport.objects.order_by("pk").first().pk).update(
+        received_on=timezone.localdate() - timedelta(days=settings.INTAKE_RETENTION_DAYS + 1)
+    )
+    assert intake.purge_stale_reports() == 1
+    assert IntakeReport.objects.count() == 1
+    event = AuditEvent.objects.get(action="intake.purged")
+    assert event.details == {"count": 1, "policy_days": settings.INTAKE_RETENTION_DAYS}

@@ -1,0 +1,60 @@
+"""Files sent with a public report: checked and encrypted at once, evidence once a case opens."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+from django.conf import settings
+from django.test import Client
+
+from cases import intake
+from cases.models import IntakeReport
+from evidence.models import Evidence, IntakeFile
+from tests import media
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def clean_root():
+    import shutil
+
+    shutil.rmtree(settings.EVIDENCE_ROOT, ignore_errors=True)
+    settings.EVIDENCE_ROOT.mkdir(parents=True, exist_ok=True)
+    return settings.EVIDENCE_ROOT
+
+
+def _post(files: list[tuple[str, bytes]]):
+    uploads = []
+    for name, data in files:
+        f = io.BytesIO(data)
+        f.name = name
+        uploads.append(f)
+    return Client().post("/report/", {"description": "screenshots attached", "reporter_role": "victim", "files": uploads})
+
+
+def test_files_are_checked_encrypted_and_become_evidence_at_triage(caseworker, clean_root) -> None:
+    picture = media.image_bytes("JPEG", seed=301)
+    response = _post([("a.jpg", picture), ("b.png", media.image_bytes("PNG", seed=302))])
+    assert response.status_code == 200
+    assert re.search(r'data-testid="receipt"', response.content.decode())
+    report = IntakeReport.objects.get()
+    assert IntakeFile.objects.filter(report=report).count() == 2
+    for path in (p for p in clean_root.rglob("*") if p.is_file()):
+        assert picture[:64] not in path.read_bytes()  # encrypted at rest
+    case = intake.intake_open_case(report=report, acting_user=caseworker, pseudonym="Brook", category="intimate_image")
+    evidence = Evidence.objects.filter(case=case)
+    assert evidence.count() == 2
+    assert all(e.locked for e in evidence)
+    assert IntakeFile.objects.filter(report=report, evidence__isnull=False).count() == 2
+
+
+def test_a_hostile_file_refuses_the_report_and_leaves_nothing(clean_root) -> None:
+    response = _post([("ok.jpg", media.image_bytes("JPEG", seed=303)), ("bomb.png", media.png_bomb())])
+    assert response.status_code == 200
+    assert "too large" in response.content.decode()
+    assert not IntakeReport.objects.exists()
+    assert not IntakeFile.objects.exists()
+    assert [p for p in clean_root.rglob("*") if p.is_file()] == []
