@@ -11,12 +11,15 @@ from collections.abc import Callable
 from typing import Any, cast
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from cases import intake
@@ -24,6 +27,14 @@ from cases.models import Category, IntakeReport, IntakeStatus, ReporterRole
 from core.errors import ServiceError
 from core.models import User
 from core.roles import CASE_ROLES
+
+
+def _language(request: HttpRequest) -> None:
+    """The public pages take the language from ?lang= (or the form), never from a cookie."""
+    lang = request.POST.get("lang") or request.GET.get("lang")
+    if lang in dict(settings.LANGUAGES):
+        translation.activate(lang)
+        request.LANGUAGE_CODE = lang
 
 
 def _public(response: HttpResponse) -> HttpResponse:
@@ -89,7 +100,12 @@ def _uploaded(request: HttpRequest) -> list[tuple[Any, str]]:
     return files
 
 
+# The public pages carry no session and set no cookie, so there is nothing for CSRF to protect:
+# status actions are authorised by the receipt in the body, which another site cannot know. They
+# also answer with no-referrer, which makes browsers send "Origin: null" that Django's check refuses.
+@csrf_exempt
 def report_form(request: HttpRequest) -> HttpResponse:
+    _language(request)
     form = ReportForm(request.POST or None)
     if getattr(request, "upload_too_large", False):
         form.is_valid()
@@ -158,12 +174,16 @@ def _with_report(request: HttpRequest, action: Callable[[IntakeReport], None] | 
     return _public(render(request, "intake/status_lookup.html", {"form": form, "error": error}, status=404 if error else 200))
 
 
+@csrf_exempt
 def status_page(request: HttpRequest) -> HttpResponse:
+    _language(request)
     return _with_report(request)
 
 
+@csrf_exempt
 @require_POST
 def status_action(request: HttpRequest, action: str) -> HttpResponse:
+    _language(request)
     handlers: dict[str, Callable[[IntakeReport], Any]] = {
         "add_urls": lambda r: intake.intake_add_urls(report=r, urls=request.POST.get("urls", "").split()),
         "reply": lambda r: intake.intake_reply(report=r, text=request.POST.get("text", "")),

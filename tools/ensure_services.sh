@@ -60,3 +60,15 @@ if ! fc-list :lang=ko 2>/dev/null | grep -q .; then
   apt_install fonts-nanum || echo "warning: no Korean font; screenshots will show boxes" >&2
 fi
 /usr/bin/chromium --version
+
+# axe-core for the accessibility checks in the browser tests (from the npm registry).
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+if [ ! -f "$ROOT/var/node/node_modules/axe-core/axe.min.js" ]; then
+  if ! command -v npm >/dev/null 2>&1; then
+    echo "Installing npm..."
+    apt_install nodejs npm
+  fi
+  mkdir -p "$ROOT/var/node"
+  (cd "$ROOT/var/node" && npm install --silent --no-audit --no-fund axe-core@4)
+fi
+ls "$ROOT/var/node/node_modules/axe-core/axe.min.js" >/dev/null
