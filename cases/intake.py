@@ -64,6 +64,8 @@ class IntakeInput:
     urls: tuple[str, ...] = ()
     contact: dict[str, Any] | None = None
     is_minor: bool | None = None
+    is_spreading: bool = False
+    threatened: bool = False
     reporter_role: str = ReporterRole.VICTIM
     language: str = "ko"
     consent: dict[str, bool] | None = None
@@ -101,8 +103,8 @@ def _clean(data: IntakeInput) -> IntakeInput:
         raise ServiceError(_("Tell us what happened, or give at least one address or picture."), field="description")
     return IntakeInput(
         description=data.description.strip(), urls=tuple(urls), contact=contact, is_minor=data.is_minor,
-        reporter_role=data.reporter_role, language=(data.language or "ko")[:10], consent=data.consent or {},
-        fingerprints=data.fingerprints,
+        is_spreading=bool(data.is_spreading), threatened=bool(data.threatened), reporter_role=data.reporter_role,
+        language=(data.language or "ko")[:10], consent=data.consent or {}, fingerprints=data.fingerprints,
     )  # fmt: skip
 
 
@@ -149,6 +151,9 @@ def _submit(data: IntakeInput, files: list[dict[str, Any]]) -> tuple[IntakeRepor
             description=clean.description,
             contact=json.dumps(clean.contact, ensure_ascii=False) if clean.contact else "",
             is_minor=clean.is_minor,
+            is_spreading=clean.is_spreading,
+            threatened=clean.threatened,
+            urgent=bool(clean.is_minor) or clean.is_spreading or clean.threatened,
             reporter_role=clean.reporter_role,
             language=clean.language,
             consent_takedown=bool(consent.get("takedown")),
@@ -344,3 +349,19 @@ def purge_stale_reports() -> int:
             details={"count": len(ids), "policy_days": settings.INTAKE_RETENTION_DAYS},
         )  # fmt: skip
     return len(ids)
+
+
+def intake_attach_to_case(*, report: IntakeReport, case: Any, acting_user: Any) -> None:
+    """Triage into an existing case (the reporter already has one): addresses become drafts on it
+    and files become its evidence. The case's recorded consent stays as it is."""
+    with transaction.atomic():
+        locked = IntakeReport.objects.select_for_update().get(pk=report.pk)
+        if locked.case_id:
+            raise ServiceError(_("This report is already linked to a case."))
+        locked.case = case
+        locked.status = IntakeStatus.CASE_OPENED
+        locked.triaged_by = acting_user
+        locked.save(update_fields=["case", "status", "triaged_by"])
+        audit.record("intake.attached", actor=acting_user, obj=locked, details={"case": case.pk})
+        hooks.fire("intake_urls_added", report=locked, urls=list(locked.urls.all()))
+        hooks.fire("intake_case_opened", report=locked, case=case)

@@ -59,6 +59,8 @@ class ReportForm(forms.Form):
         label=gettext_lazy("Is the person in the material under 18?"), required=False,
         choices=[("", gettext_lazy("I'd rather not say")), ("yes", gettext_lazy("Yes")), ("no", gettext_lazy("No"))],
     )  # fmt: skip
+    is_spreading = forms.BooleanField(label=gettext_lazy("It is still being shared"), required=False)
+    threatened = forms.BooleanField(label=gettext_lazy("Someone is threatening me or asking for money"), required=False)
     consent_takedown = forms.BooleanField(label=gettext_lazy("Ask platforms to remove it"), required=False, initial=True)
     consent_hash_sharing = forms.BooleanField(
         label=gettext_lazy("Share fingerprints (not the pictures) with partner platforms so they can block re-uploads"),
@@ -123,6 +125,8 @@ def report_form(request: HttpRequest) -> HttpResponse:
                     urls=tuple(data["urls"].split()),
                     contact=_contact(data),
                     is_minor={"yes": True, "no": False}.get(data["is_minor"]),
+                    is_spreading=data["is_spreading"],
+                    threatened=data["threatened"],
                     reporter_role=data["reporter_role"],
                     language=getattr(request, "LANGUAGE_CODE", "ko"),
                     consent={k: data[f"consent_{k}"] for k in ("takedown", "hash_sharing", "police_referral", "legal_support")},
@@ -231,6 +235,17 @@ def triage_detail(request: HttpRequest, pk: int) -> HttpResponse:
                     category=request.POST.get("category") or "other",
                 )
                 messages.success(request, _("Case %(ref)s opened from the report.") % {"ref": case.reference})
+                return redirect("cases:detail", pk=case.pk)
+            if request.POST.get("action") == "attach":
+                from cases.selectors import case_get_by_reference
+                from core.errors import NotFound
+
+                try:
+                    case = case_get_by_reference(user=user, reference=(request.POST.get("reference") or "").strip())
+                except NotFound as exc:
+                    raise ServiceError(_("No case with that reference that you may see.")) from exc
+                intake.intake_attach_to_case(report=report, case=case, acting_user=user)
+                messages.success(request, _("The report is now part of %(ref)s.") % {"ref": case.reference})
                 return redirect("cases:detail", pk=case.pk)
             if request.POST.get("action") == "message":
                 intake.intake_staff_message(report=report, text=request.POST.get("text", ""), acting_user=user)

@@ -240,6 +240,9 @@ class IntakeReport(models.Model):
     description = EncryptedTextField(blank=True, default="")
     contact = EncryptedTextField(blank=True, default="")  # JSON: name, email, phone, channel, times, may_leave_messages
     is_minor = models.BooleanField(null=True, blank=True)
+    is_spreading = models.BooleanField(default=False)
+    threatened = models.BooleanField(default=False)
+    urgent = models.BooleanField(default=False, db_index=True)  # a minor, ongoing spread or threats: triaged first
     reporter_role = models.CharField(max_length=10, choices=ReporterRole.choices, default=ReporterRole.VICTIM)
     language = models.CharField(max_length=10, default="ko")
     consent_takedown = models.BooleanField(default=False)
@@ -253,7 +256,7 @@ class IntakeReport(models.Model):
     deletion_requested_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        ordering = ["-received_on", "-id"]
+        ordering = ["-urgent", "-received_on", "-id"]
 
 
 class IntakeURL(models.Model):

@@ -21,6 +21,8 @@ class IntakeInput(serializers.Serializer):
     consent = serializers.DictField(child=serializers.BooleanField(), required=False, default=dict)
     language = serializers.CharField(max_length=10, required=False, default="ko")
     is_minor = serializers.BooleanField(required=False, allow_null=True, default=None)
+    is_spreading = serializers.BooleanField(required=False, default=False)
+    threatened = serializers.BooleanField(required=False, default=False)
     reporter_role = serializers.ChoiceField(choices=["victim", "helper"], required=False, default="victim")
     fingerprints = serializers.ListField(child=serializers.DictField(), max_length=100, required=False, default=list)
 
@@ -51,6 +53,7 @@ class IntakeApi(PublicApi):
             intake.IntakeInput(
                 description=v["description"], urls=tuple(v["urls"]), contact=v["contact"], consent=v["consent"],
                 language=v["language"], is_minor=v["is_minor"], reporter_role=v["reporter_role"], fingerprints=tuple(v["fingerprints"]),
+                is_spreading=v["is_spreading"], threatened=v["threatened"],
             )
         )  # fmt: skip
         return Response({"receipt": receipt}, status=status.HTTP_201_CREATED)

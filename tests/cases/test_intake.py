@@ -184,3 +184,47 @@ def test_reports_never_triaged_are_purged_with_an_audited_count(settings) -> Non
     assert IntakeReport.objects.count() == 1
     event = AuditEvent.objects.get(action="intake.purged")
     assert event.details == {"count": 1, "policy_days": settings.INTAKE_RETENTION_DAYS}
+
+
+def test_urgent_reports_come_first_in_the_queue(caseworker, client_for) -> None:
+    _submit(Client())
+    _submit(Client(), threatened="on")
+    _submit(Client(), is_minor="yes")
+    reports = list(IntakeReport.objects.all())
+    assert [r.urgent for r in reports] == [True, True, False]
+    page = client_for(caseworker).get("/intake/").content.decode()
+    first, second, third = (page.index(f'href="/intake/{r.pk}/"') for r in reports)
+    assert first < second < third
+
+
+def test_a_report_can_be_attached_to_an_existing_case(caseworker, client_for) -> None:
+    from takedowns.models import TakedownRequest
+
+    case = factories.make_case(caseworker)
+    _submit(Client())
+    report = IntakeReport.objects.get()
+    response = client_for(caseworker).post(f"/intake/{report.pk}/", {"action": "attach", "reference": case.reference})
+    assert response["Location"] == f"/cases/{case.pk}/"
+    report.refresh_from_db()
+    assert report.case_id == case.pk
+    assert TakedownRequest.objects.filter(case=case).count() == 2
+    # Another caseworker's case cannot be named.
+    other = factories.make_case(factories.make_user("caseworker"))
+    _submit(Client())
+    second = IntakeReport.objects.exclude(pk=report.pk).get()
+    client_for(caseworker).post(f"/intake/{second.pk}/", {"action": "attach", "reference": other.reference})
+    second.refresh_from_db()
+    assert second.case_id is None
+
+
+def test_logs_never_hold_the_address_or_user_agent(caplog) -> None:
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    _submit(Client())
+    client = Client()
+    client.post("/report/status/", {"receipt": "WRONG-WRONG-WRONG-WRONG"}, HTTP_USER_AGENT=UA, REMOTE_ADDR=IP)
+    APIClient().post("/api/v1/intake/", {"description": "x" * 30_000}, format="json", HTTP_USER_AGENT=UA, REMOTE_ADDR=IP)
+    text = caplog.text
+    assert IP not in text
+    assert "UniqueAgent" not in text
