@@ -32,8 +32,12 @@ def a11y_phone(browser):
     context.close()
 
 
-def test_report_on_a_phone_is_accessible_and_gives_a_receipt(a11y_phone, live_server, shoot) -> None:
+def test_report_on_a_phone_is_accessible_and_gives_a_receipt(a11y_phone, live_server, shoot, tmp_path) -> None:
+    from tests import media
+
     page = a11y_phone
+    screenshot = tmp_path / "screenshot.png"
+    screenshot.write_bytes(media.image_bytes("PNG", seed=401))
     requests: list[str] = []
     page.on("request", lambda r: requests.append(r.url))
     page.goto(f"{live_server.url}/report/")
@@ -43,13 +47,16 @@ def test_report_on_a_phone_is_accessible_and_gives_a_receipt(a11y_phone, live_se
     shoot(page, "15-intake-form-phone-ko")
     page.locator("#id_description").fill("학교 단톡방에 제 사진이 합성되어 올라왔어요.")
     page.locator("#id_urls").fill("https://chat.example/room/9")
+    page.locator("#id_files").set_input_files(str(screenshot))
     page.locator("button[type=submit]").last.click()
     receipt = page.get_by_test_id("receipt").inner_text().strip()
     assert len(receipt.replace("-", "")) == 32
     assert receipt not in page.url
     assert _axe_violations(page) == []
     shoot(page, "16-intake-receipt")
-    assert IntakeReport.objects.count() == 1
+    report = IntakeReport.objects.get()
+    assert report.files.count() == 1  # checked and encrypted on arrival
+    assert report.language == "ko"
     # Every request went to this site: nothing loaded from elsewhere.
     assert all(url.startswith(live_server.url) for url in requests), requests
 
