@@ -383,9 +383,9 @@
   }
 
   // -------------------------------------------------------------------------------------------
-  // The pipeline. `source` gives the picture's RGB(A) rows a strip at a time (RGBA, alpha already
-  // composited on white); each row is reduced horizontally as soon as it is read, so only the
-  // narrow intermediate images are kept: the full-size picture is never held in a second copy.
+  // The pipeline. The picture's rows arrive a strip at a time (RGBA, alpha already composited on
+  // white) and go straight into the two resizers, so the full-size picture is never copied: only
+  // the decoded bitmap, one strip of it and the small intermediate images are in memory.
 
   function pdqInputSize(width, height) {
     return [Math.min(width, PDQ_SIDE), Math.min(height, PDQ_SIDE)];
@@ -513,13 +513,24 @@
     if (typeof createImageBitmap !== "function") {
       throw FingerprintError("unsupported", "this browser cannot decode images for fingerprinting");
     }
-    try {
-      // EXIF orientation applied (as ImageOps.exif_transpose); no colour-profile conversion,
-      // because Pillow ignores embedded profiles too.
-      return await createImageBitmap(blob, { imageOrientation: "from-image", colorSpaceConversion: "none" });
-    } catch (error) {
-      throw FingerprintError("unreadable", "this file could not be read as an image (" + (error && error.message) + ")");
+    // EXIF orientation applied (as ImageOps.exif_transpose); no colour-profile conversion,
+    // because Pillow ignores embedded profiles too. Browsers that reject an option get the next
+    // attempt with fewer (both are today's defaults for orientation in current browsers).
+    var attempts = [
+      { imageOrientation: "from-image", colorSpaceConversion: "none" },
+      { imageOrientation: "from-image" },
+      undefined,
+    ];
+    var lastError = null;
+    for (var i = 0; i < attempts.length; i++) {
+      try {
+        return await (attempts[i] ? createImageBitmap(blob, attempts[i]) : createImageBitmap(blob));
+      } catch (error) {
+        lastError = error;
+        if (!(error instanceof TypeError)) { break; } // a decoding failure, not an unknown option
+      }
     }
+    throw FingerprintError("unreadable", "this file could not be read as an image (" + (lastError && lastError.message) + ")");
   }
 
   async function fromFile(file, options) {
@@ -555,7 +566,6 @@
   root.Fingerprint = {
     fromFile: fromFile,
     fromRGBA: fromRGBA,
-    _thumb: function (rgba, w, h) { var hs = new Hasher(w, h); hs.addRows(rgba, h); return Array.from(hs.thumb.finish()); },
     pdqInputSize: pdqInputSize,
     PHASH_SIDE: PHASH_SIDE,
     PDQ_SIDE: PDQ_SIDE,
