@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
@@ -60,7 +61,7 @@ class IntakeApi(PublicApi):
 
 
 class IntakeStatusApi(PublicApi):
-    @extend_schema(request=ReceiptInput)
+    @extend_schema(request=ReceiptInput, responses={200: OpenApiTypes.OBJECT, 404: OpenApiTypes.OBJECT, 429: OpenApiTypes.OBJECT})
     def post(self, request: Request) -> Response:
         data = ReceiptInput(data=request.data)
         data.is_valid(raise_exception=True)
