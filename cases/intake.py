@@ -108,6 +108,14 @@ def _clean(data: IntakeInput) -> IntakeInput:
     )  # fmt: skip
 
 
+def _quality(value: Any) -> int | None:
+    try:
+        quality = int(value)
+    except (TypeError, ValueError):
+        return None
+    return quality if 0 <= quality <= 100 else None
+
+
 def prepare_files(files: list[tuple[Any, str]]) -> list[dict[str, Any]]:
     """Checks and stores files sent with a report (the evidence app does the work, via a hook)."""
     if not files:
@@ -166,7 +174,11 @@ def _submit(data: IntakeInput, files: list[dict[str, Any]]) -> tuple[IntakeRepor
         IntakeFingerprint.objects.bulk_create(
             [
                 IntakeFingerprint(
-                    report=report, algorithm=fp["algorithm"], value=str(fp["value"]).lower(), mirrored=bool(fp.get("mirrored"))
+                    report=report,
+                    algorithm=fp["algorithm"],
+                    value=str(fp["value"]).lower(),
+                    mirrored=bool(fp.get("mirrored")),
+                    quality=_quality(fp.get("quality")),
                 )
                 for fp in clean.fingerprints
             ]

@@ -271,6 +271,7 @@ class IntakeFingerprint(models.Model):
     report = models.ForeignKey(IntakeReport, on_delete=models.CASCADE, related_name="fingerprints")
     algorithm = models.CharField(max_length=10)
     value = models.CharField(max_length=64)
+    quality = models.PositiveSmallIntegerField(null=True, blank=True)  # PDQ quality as the browser computed it
     mirrored = models.BooleanField(default=False)
 
 

@@ -36,8 +36,10 @@
       Promise.all(files.map(function (f) { return window.Fingerprint.fromFile(f); })).then(function (results) {
         var rows = [];
         results.forEach(function (r) {
-          rows.push({algorithm: "pdq", value: r.pdq}, {algorithm: "phash", value: r.phash},
-                    {algorithm: "pdq", value: r.pdq_mirrored, mirrored: true}, {algorithm: "phash", value: r.phash_mirrored, mirrored: true});
+          // Only hex strings and PDQ's quality number (0-100) leave the device, never pixels.
+          rows.push({algorithm: "pdq", value: r.pdq, quality: r.pdq_quality}, {algorithm: "phash", value: r.phash},
+                    {algorithm: "pdq", value: r.pdq_mirrored, quality: r.pdq_mirrored_quality, mirrored: true},
+                    {algorithm: "phash", value: r.phash_mirrored, mirrored: true});
         });
         hidden.value = JSON.stringify(rows);
         // The file input is cleared so the pictures cannot be sent with the form.

@@ -85,3 +85,31 @@ def test_escape_twice_leaves_at_once(page, live_server) -> None:
     page.keyboard.press("Escape")
     page.keyboard.press("Escape")
     page.wait_for_url("https://www.google.com/**")
+
+
+def test_fingerprint_only_sends_no_image_bytes(page, live_server, tmp_path) -> None:
+    from PIL import Image
+
+    from cases.models import IntakeFingerprint
+    from hashing.image import fingerprint_image
+    from tests import media
+
+    picture = media.image_bytes("JPEG", seed=402, size=(800, 600))
+    path = tmp_path / "private.jpg"
+    path.write_bytes(picture)
+    posted: list[bytes] = []
+    page.on("request", lambda r: posted.append(r.post_data_buffer or b"") if r.method == "POST" else None)
+    page.goto(f"{live_server.url}/report/?lang=en")
+    page.locator("#fp-files").set_input_files(str(path))
+    page.wait_for_function("document.querySelector('[data-fingerprint-status]').textContent.includes('✓')")
+    assert page.locator("#fp-files").evaluate("el => el.files.length") == 0  # cleared: cannot be sent
+    page.locator("button[type=submit]").last.click()
+    page.get_by_test_id("receipt").wait_for()
+    body = b"".join(posted)
+    assert picture[:64] not in body
+    assert picture[len(picture) // 2 : len(picture) // 2 + 64] not in body
+    assert len(body) < 20_000  # a form of text, not a picture
+    stored = {(f.algorithm, f.mirrored): f for f in IntakeFingerprint.objects.all()}
+    expected = {(f.algorithm, f.mirrored): f.value for f in fingerprint_image(Image.open(path))}
+    assert {k: f.value for k, f in stored.items()} == expected  # the browser computed what the server would
+    assert stored[("pdq", False)].quality is not None
