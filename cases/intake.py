@@ -259,6 +259,23 @@ def intake_add_urls(*, report: IntakeReport, urls: list[str]) -> int:
     return len(new)
 
 
+def intake_add_files(*, report: IntakeReport, files: list[dict[str, Any]]) -> int:
+    """More files from the status page; on a report with a case they become evidence too."""
+    if not files:
+        raise ServiceError(_("Choose at least one file."), field="files")
+    try:
+        with transaction.atomic():
+            hooks.fire("intake_attach_files", report=report, files=files)
+            audit.record("intake.files_added", actor=None, obj=report, details={"count": len(files)})
+            if report.case_id:
+                hooks.fire("intake_case_opened", report=report, case=report.case)
+    except BaseException:
+        for discard in hooks.providers("intake_discard_files"):
+            discard(files)
+        raise
+    return len(files)
+
+
 @transaction.atomic
 def intake_reply(*, report: IntakeReport, text: str) -> IntakeMessage:
     text = text.strip()

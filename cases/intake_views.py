@@ -191,6 +191,7 @@ def status_action(request: HttpRequest, action: str) -> HttpResponse:
     handlers: dict[str, Callable[[IntakeReport], Any]] = {
         "add_urls": lambda r: intake.intake_add_urls(report=r, urls=request.POST.get("urls", "").split()),
         "reply": lambda r: intake.intake_reply(report=r, text=request.POST.get("text", "")),
+        "add_files": lambda r: intake.intake_add_files(report=r, files=intake.prepare_files(_uploaded(request))),
         "withdraw": lambda r: intake.intake_withdraw_consent(report=r, kind=request.POST.get("kind", "")),
         "delete": lambda r: intake.intake_request_deletion(report=r),
     }

@@ -228,3 +228,16 @@ def test_logs_never_hold_the_address_or_user_agent(caplog) -> None:
     text = caplog.text
     assert IP not in text
     assert "UniqueAgent" not in text
+
+
+def test_receipt_checks_share_a_budget_per_minute(settings) -> None:
+    import redis
+
+    settings.INTAKE_STATUS_PER_MINUTE = 3
+    settings.REDIS_URL = settings.CELERY_BROKER_URL
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    for key in client.scan_iter(match=f"{settings.REDIS_KEY_PREFIX}:intake-status:*"):
+        client.delete(key)
+    answers = [Client().post("/report/status/", {"receipt": f"GUESS-GUESS-GUESS-{i:04d}"}).status_code for i in range(5)]
+    assert answers[:3] == [404, 404, 404]
+    assert answers[3:] == [429, 429]

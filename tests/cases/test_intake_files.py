@@ -58,3 +58,15 @@ def test_a_hostile_file_refuses_the_report_and_leaves_nothing(clean_root) -> Non
     assert not IntakeReport.objects.exists()
     assert not IntakeFile.objects.exists()
     assert [p for p in clean_root.rglob("*") if p.is_file()] == []
+
+
+def test_reporter_sends_more_files_from_the_status_page(caseworker) -> None:
+    response = _post([("a.jpg", media.image_bytes("JPEG", seed=304))])
+    receipt = re.search(r'data-testid="receipt"><code>([A-Z2-7-]+)</code>', response.content.decode()).group(1)
+    report = IntakeReport.objects.get()
+    case = intake.intake_open_case(report=report, acting_user=caseworker, pseudonym="Dune", category="other")
+    extra = io.BytesIO(media.image_bytes("PNG", seed=305))
+    extra.name = "more.png"
+    Client().post("/report/status/add_files/", {"receipt": receipt, "files": [extra]})
+    assert IntakeFile.objects.filter(report=report).count() == 2
+    assert Evidence.objects.filter(case=case).count() == 2
