@@ -229,7 +229,8 @@ def _render(
     return lang, subject, body
 
 
-def _new_notice(request: TakedownRequest, kind: str, *, history: list[str] | None = None, wake: bool = True) -> Notice:
+def _build_notice(request: TakedownRequest, kind: str, *, history: list[str] | None = None) -> Notice:
+    """The notice for a request, rendered and addressed but not yet saved."""
     platform = request.platform
     assert platform is not None
     if kind == NoticeKind.ESCALATION:
@@ -243,10 +244,15 @@ def _new_notice(request: TakedownRequest, kind: str, *, history: list[str] | Non
         )
         lang, subject, body = _render(request, kind)
     status = NoticeStatus.MANUAL if channel == Channel.MANUAL else NoticeStatus.PENDING
-    notice = Notice.objects.create(
+    return Notice(
         request=request, kind=kind, channel=channel, language=lang, recipient=recipient, subject=subject, body=body, status=status
     )
-    if status == NoticeStatus.PENDING and wake:
+
+
+def _new_notice(request: TakedownRequest, kind: str, *, history: list[str] | None = None) -> Notice:
+    notice = _build_notice(request, kind, history=history)
+    notice.save()
+    if notice.status == NoticeStatus.PENDING:
         _wake_on_commit(notice.pk)
     return notice
 
@@ -293,26 +299,34 @@ def takedown_approve(*, requests: list[TakedownRequest], acting_user: User, over
             TakedownRequest.objects.select_for_update(of=("self",))
             .filter(pk__in=[r.pk for r in requests])
             .select_related("case", "platform")
+            .prefetch_related("evidence__fingerprints")
         )
+        # One case object per case, so what is looked up about it (hash-sharing consent) is asked once.
+        cases: dict[int, Case] = {}
+        for request in locked:
+            request.case = cases.setdefault(request.case_id, request.case)
         missing = [r for r in locked if r.platform is None]
         if missing:
             raise ServiceError(
                 _("%(n)s addresses have no platform yet; choose or create their platform first.") % {"n": len(missing)}
             )
         now = timezone.now()
-        to_wake: list[int] = []
+        notices: list[Notice] = []
         for request in locked:
             if request.status != RequestStatus.DRAFT:
                 continue
             request.status = RequestStatus.QUEUED
             request.approved_by = acting_user
             request.approved_at = now
+            request.updated_at = now
             request.consent_overridden = overridden[request.case_id]
-            request.save(update_fields=["status", "approved_by", "approved_at", "consent_overridden", "updated_at"])
-            notice = _new_notice(request, NoticeKind.INITIAL, wake=False)
-            if notice.status == NoticeStatus.PENDING:
-                to_wake.append(notice.pk)
+            notices.append(_build_notice(request, NoticeKind.INITIAL))
             approved.append(request)
+        TakedownRequest.objects.bulk_update(
+            approved, ["status", "approved_by", "approved_at", "consent_overridden", "updated_at"], batch_size=500
+        )
+        Notice.objects.bulk_create(notices, batch_size=500)
+        to_wake = [n.pk for n in notices if n.status == NoticeStatus.PENDING]
         # One wake-up per batch after commit; if it is lost, the sweeper finds the rows.
         transaction.on_commit(lambda: wake_notices(to_wake))
         audit.record(
