@@ -2,7 +2,7 @@
 
 Privacy rules kept here: no IP address, no user agent, nothing about the browser is stored or
 logged; report text and contact details are encrypted at rest; the receipt code is shown once
-and stored only as an HMAC (to find the report) and a slow scrypt hash (to confirm it).
+and stored only as a SHA-256 (to find the report) and a slow scrypt hash (to confirm it).
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from django.utils.translation import gettext as _
 
 from cases.models import IntakeFingerprint, IntakeMessage, IntakeReport, IntakeStatus, IntakeURL, ReporterRole
 from core import audit, hooks
-from core.crypto import derive_key, master_key
 from core.errors import ServiceError
 
 _RECEIPT_BYTES = 20  # 160 bits from the operating system's secure generator
@@ -44,8 +43,10 @@ def normalise_receipt(value: str) -> str:
 
 
 def _lookup_key(normalised: str) -> str:
-    key = derive_key(master_key(), b"victimsupport intake receipt lookup v1")
-    return hmac.new(key, normalised.encode("ascii", "ignore"), hashlib.sha256).hexdigest()
+    # An unkeyed SHA-256 is enough to find a report: a 160-bit code cannot be guessed from it, and
+    # depending on no key means rotating the master key never orphans a receipt. The slow scrypt
+    # hash is what confirms the code.
+    return hashlib.sha256(b"victimsupport intake receipt v1:" + normalised.encode("ascii", "ignore")).hexdigest()
 
 
 def _slow_hash(normalised: str, salt: bytes) -> str:

@@ -230,7 +230,7 @@ class ReporterRole(models.TextChoices):
 class IntakeReport(models.Model):
     """A report from the public form. Stores no IP address and no user agent, anywhere.
 
-    The receipt code is never stored: only an HMAC of it (to find the report) and a slow scrypt
+    The receipt code is never stored: only a SHA-256 of it (to find the report) and a slow scrypt
     hash (to confirm it), so a copy of the database does not reveal receipts.
     """
 

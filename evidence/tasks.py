@@ -31,7 +31,8 @@ def reprocess_stuck_videos() -> int:
     return count
 
 
-@shared_task(name="evidence.tasks.verify_all_evidence")
+# Reading back every original takes long on a large locker: this task gets hours, not minutes.
+@shared_task(name="evidence.tasks.verify_all_evidence", soft_time_limit=6 * 3600, time_limit=6 * 3600 + 300)
 def verify_all_evidence() -> dict[str, int]:
     from evidence.models import Evidence
     from evidence.services import evidence_verify

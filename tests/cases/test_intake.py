@@ -241,3 +241,20 @@ def test_receipt_checks_share_a_budget_per_minute(settings) -> None:
     answers = [Client().post("/report/status/", {"receipt": f"GUESS-GUESS-GUESS-{i:04d}"}).status_code for i in range(5)]
     assert answers[:3] == [404, 404, 404]
     assert answers[3:] == [429, 429]
+
+
+def test_receipts_survive_a_master_key_rotation(settings) -> None:
+    import base64
+    import os
+
+    from django.core.management import call_command
+
+    receipt = _receipt(_submit(Client()))
+    old = settings.EVIDENCE_ENCRYPTION_KEY
+    settings.EVIDENCE_ENCRYPTION_KEY = base64.urlsafe_b64encode(os.urandom(32)).decode()
+    settings.EVIDENCE_ENCRYPTION_OLD_KEYS = [old]
+    call_command("rotate_evidence_keys")
+    settings.EVIDENCE_ENCRYPTION_OLD_KEYS = []
+    report = intake.intake_find(receipt)
+    assert report is not None
+    assert report.description == "Someone posted pictures of me in a chat room."
