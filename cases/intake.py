@@ -351,14 +351,19 @@ def intake_open_case(*, report: IntakeReport, acting_user: Any, pseudonym: str, 
                      "police_referral": locked.consent_police_referral, "legal_support": locked.consent_legal_support},
             consent_method=ConsentMethod.ONLINE_FORM,
         )  # fmt: skip
-        locked.case = case
-        locked.status = IntakeStatus.CASE_OPENED
-        locked.triaged_by = acting_user
-        locked.save(update_fields=["case", "status", "triaged_by"])
-        audit.record("intake.case_opened", actor=acting_user, obj=locked, details={"case": case.pk})
-        hooks.fire("intake_urls_added", report=locked, urls=list(locked.urls.all()))
-        hooks.fire("intake_case_opened", report=locked, case=case)
+        _link(locked, case, acting_user, "intake.case_opened")
     return case
+
+
+def _link(report: IntakeReport, case: Any, acting_user: Any, action: str) -> None:
+    """A report joins a case: its addresses become takedown drafts and its files evidence (via hooks)."""
+    report.case = case
+    report.status = IntakeStatus.CASE_OPENED
+    report.triaged_by = acting_user
+    report.save(update_fields=["case", "status", "triaged_by"])
+    audit.record(action, actor=acting_user, obj=report, details={"case": case.pk})
+    hooks.fire("intake_urls_added", report=report, urls=list(report.urls.all()))
+    hooks.fire("intake_case_opened", report=report, case=case)
 
 
 def purge_stale_reports() -> int:
@@ -388,10 +393,4 @@ def intake_attach_to_case(*, report: IntakeReport, case: Any, acting_user: Any) 
         locked = IntakeReport.objects.select_for_update().get(pk=report.pk)
         if locked.case_id:
             raise ServiceError(_("This report is already linked to a case."))
-        locked.case = case
-        locked.status = IntakeStatus.CASE_OPENED
-        locked.triaged_by = acting_user
-        locked.save(update_fields=["case", "status", "triaged_by"])
-        audit.record("intake.attached", actor=acting_user, obj=locked, details={"case": case.pk})
-        hooks.fire("intake_urls_added", report=locked, urls=list(locked.urls.all()))
-        hooks.fire("intake_case_opened", report=locked, case=case)
+        _link(locked, case, acting_user, "intake.attached")
