@@ -1,6 +1,7 @@
 """The public report form and status page (no account), and the staff triage queue.
 
-The public pages use no session and set no cookie but CSRF's; they never read the client's
+The public pages use no session and set no cookie at all (language comes from ?lang=, and the
+views are CSRF-exempt for the reasons given above report_form); they never read the client's
 address. Responses carry no-store and no-referrer (and the site-wide strict CSP).
 """
 

@@ -12,6 +12,11 @@ Events fired today (keyword arguments only):
   when a reporter adds addresses later; takedowns turns them into drafts.
 - "intake_url_progress" (a question, see providers()): takes takedown ids, returns plain-word
   progress per id for the reporter's status page.
+- "intake_prepare_files" (a question): takes [(path, name)], checks and stores the files, returns
+  opaque records; "intake_attach_files": report, files; "intake_discard_files" (called with the
+  records): deletes the stored blobs of a report that was not made. Handled by evidence.
+- "intake_case_opened": report, case — files become evidence of the case after the commit.
+- "intake_reports_purged": report_ids — the files of purged reports are deleted after the commit.
 
 Handlers run synchronously, inside the firing service's transaction and after its own audit
 event, so what they write commits or rolls back with it. An exception in a handler propagates

@@ -369,7 +369,9 @@ def evidence_rewrap_all(*, batch: int = 500) -> int:
 
     current, _master = crypto.current_master()
     changed = 0
-    for model in (Evidence, Derivative):
+    from evidence.models import IntakeFile
+
+    for model in (Evidence, Derivative, IntakeFile):
         qs = model.objects.exclude(key_id=current).order_by("pk")
         for row in qs.iterator(chunk_size=batch):
             kid, wrapped = crypto.rewrap(row.key_id, row.wrapped_key)

@@ -70,3 +70,24 @@ def test_reporter_sends_more_files_from_the_status_page(caseworker) -> None:
     Client().post("/report/status/add_files/", {"receipt": receipt, "files": [extra]})
     assert IntakeFile.objects.filter(report=report).count() == 2
     assert Evidence.objects.filter(case=case).count() == 2
+
+
+def test_files_of_reports_survive_a_key_rotation(caseworker) -> None:
+    import base64
+    import os
+
+    from django.core.management import call_command
+
+    _post([("a.jpg", media.image_bytes("JPEG", seed=306))])
+    report = IntakeReport.objects.get()
+    old = settings.EVIDENCE_ENCRYPTION_KEY
+    settings.EVIDENCE_ENCRYPTION_KEY = base64.urlsafe_b64encode(os.urandom(32)).decode()
+    settings.EVIDENCE_ENCRYPTION_OLD_KEYS = [old]
+    try:
+        call_command("rotate_evidence_keys")
+        settings.EVIDENCE_ENCRYPTION_OLD_KEYS = []
+        case = intake.intake_open_case(report=report, acting_user=caseworker, pseudonym="Reed", category="other")
+        assert Evidence.objects.filter(case=case).count() == 1
+    finally:
+        settings.EVIDENCE_ENCRYPTION_KEY = old
+        settings.EVIDENCE_ENCRYPTION_OLD_KEYS = []
