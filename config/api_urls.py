@@ -18,6 +18,7 @@ urlpatterns = [
     path("takedowns/<str:pk>/send/", takedown_views.TakedownSendApi.as_view(), name="api-takedown-send"),
     path("takedowns/<str:pk>/recheck/", takedown_views.TakedownRecheckApi.as_view(), name="api-takedown-recheck"),
     path("match/", takedown_views.MatchApi.as_view(), name="api-match"),
+    path("compliance/platforms/", takedown_views.CompliancePlatformsApi.as_view(), name="api-compliance-platforms"),
     path("intake/", intake_views.IntakeApi.as_view(), name="api-intake"),
     path("intake/status/", intake_views.IntakeStatusApi.as_view(), name="api-intake-status"),
     # Partner hash sharing: the only endpoints a partner token opens (core.api.permissions.PartnerScope).

@@ -249,3 +249,30 @@ class MatchApi(APIView):
             {"evidence": str(m.evidence), "case": str(m.case), "algorithm": m.algorithm, "distance": m.distance} for m in matches
         ]
         return Response({"matches": body})
+
+
+class ComplianceQuery(serializers.Serializer):
+    since = serializers.DateField(required=False)
+    until = serializers.DateField(required=False)
+    jurisdiction = serializers.CharField(required=False, max_length=8)
+    category = serializers.CharField(required=False, max_length=20)
+
+
+class CompliancePlatformsApi(APIView):
+    """Per-platform compliance figures (analysts, supervisors, admins). No victim data in them."""
+
+    @extend_schema(parameters=[ComplianceQuery], responses={200: dict})
+    def get(self, request: Request) -> Response:
+        from takedowns.compliance import Filters, as_api, platform_figures
+
+        if getattr(request.user, "role", None) not in ("analyst", "supervisor", "admin"):
+            raise PermissionDenied("Compliance figures are for analysts, supervisors and admins.")
+        query = ComplianceQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        v = query.validated_data
+        if v.get("since") and v.get("until") and v["since"] >= v["until"]:
+            return Response({"detail": "since must be before until."}, status=status.HTTP_400_BAD_REQUEST)
+        rows = platform_figures(
+            Filters(since=v.get("since"), until=v.get("until"), jurisdiction=v.get("jurisdiction"), category=v.get("category"))
+        )
+        return Response([as_api(r) for r in rows])

@@ -1,0 +1,148 @@
+"""Per-platform compliance figures. Every definition is written in docs/compliance.md; the tests
+check them exactly on a hand-built data set.
+
+Scope: takedown requests whose notice was first delivered (sent_at) in [since, until), optionally
+of one jurisdiction (the platform's), one case category, or one platform.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from typing import Any
+
+from django.db.models import Count, F, Q, QuerySet
+from django.utils import timezone
+
+from takedowns.models import OPEN_STATUSES, Notice, NoticeKind, NoticeStatus, TakedownRequest
+
+
+@dataclass(frozen=True)
+class Filters:
+    since: date | None = None
+    until: date | None = None  # exclusive
+    jurisdiction: str | None = None
+    category: str | None = None
+    platform_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Figures:
+    platform_id: int | None
+    platform: str
+    requests: int
+    removed: int
+    removal_rate: float | None
+    median_hours_to_removal: float | None
+    p90_hours_to_removal: float | None
+    within_sla_rate: float | None
+    overdue: int
+    median_hours_to_first_answer: float | None
+    reappeared: int
+    reappearance_rate: float | None
+    renotices: int
+    escalations: int
+
+
+def scoped(filters: Filters) -> QuerySet[TakedownRequest]:
+    qs = TakedownRequest.objects.filter(sent_at__isnull=False)
+    zone = timezone.get_current_timezone()
+    if filters.since:
+        qs = qs.filter(sent_at__gte=datetime.combine(filters.since, time.min, zone))
+    if filters.until:
+        qs = qs.filter(sent_at__lt=datetime.combine(filters.until, time.min, zone))
+    if filters.jurisdiction:
+        qs = qs.filter(platform__jurisdiction=filters.jurisdiction)
+    if filters.category:
+        qs = qs.filter(case__category=filters.category)
+    if filters.platform_id:
+        qs = qs.filter(platform_id=filters.platform_id)
+    return qs
+
+
+def nearest_rank(values: list[float], p: float) -> float | None:
+    """The smallest value with at least p of the values at or below it (PostgreSQL's percentile_disc)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(1, math.ceil(p * len(ordered))) - 1]
+
+
+def _hours_between(pairs: Any) -> list[float]:
+    return [(end - start).total_seconds() / 3600 for start, end in pairs if start is not None and end is not None]
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def figures_for(qs: QuerySet[TakedownRequest], *, platform_id: int | None, name: str) -> Figures:
+    now = timezone.now()
+    counts = qs.aggregate(
+        requests=Count("id"),
+        removed=Count("id", filter=Q(removed_at__isnull=False)),
+        decided=Count("id", filter=Q(removed_at__isnull=False) | Q(deadline__lt=now)),
+        in_time=Count("id", filter=Q(removed_at__isnull=False, removed_at__lte=F("deadline"))),
+        overdue=Count("id", filter=Q(status__in=OPEN_STATUSES, deadline__lt=now)),
+        reappeared=Count("id", filter=Q(reappeared_at__isnull=False)),
+        escalations=Count("id", filter=Q(escalation_level__gt=0)),
+    )
+    # Durations are computed from the rows' own timestamps (portable across databases).
+    removal_hours = _hours_between(qs.filter(removed_at__isnull=False).values_list("sent_at", "removed_at"))
+    answer_hours = _hours_between(qs.filter(acknowledged_at__isnull=False).values_list("sent_at", "acknowledged_at"))
+    renotices = Notice.objects.filter(request__in=qs, kind=NoticeKind.RESEND, status=NoticeStatus.DELIVERED).count()
+    median = nearest_rank(removal_hours, 0.5)
+    p90 = nearest_rank(removal_hours, 0.9)
+    first_answer = nearest_rank(answer_hours, 0.5)
+    return Figures(
+        platform_id=platform_id,
+        platform=name,
+        requests=counts["requests"],
+        removed=counts["removed"],
+        removal_rate=_rate(counts["removed"], counts["requests"]),
+        median_hours_to_removal=round(median, 2) if median is not None else None,
+        p90_hours_to_removal=round(p90, 2) if p90 is not None else None,
+        within_sla_rate=_rate(counts["in_time"], counts["decided"]),
+        overdue=counts["overdue"],
+        median_hours_to_first_answer=round(first_answer, 2) if first_answer is not None else None,
+        reappeared=counts["reappeared"],
+        reappearance_rate=_rate(counts["reappeared"], counts["removed"]),
+        renotices=renotices,
+        escalations=counts["escalations"],
+    )
+
+
+def platform_figures(filters: Filters) -> list[Figures]:
+    """One row per platform with requests in scope, the worst performers first."""
+    base = scoped(filters)
+    platforms = base.exclude(platform__isnull=True).order_by().values_list("platform_id", "platform__name").distinct()
+    rows = [figures_for(base.filter(platform_id=pk), platform_id=pk, name=name) for pk, name in platforms]
+
+    def badness(row: Figures) -> tuple[float, float, int, str]:
+        return (row.removal_rate if row.removal_rate is not None else 1.0, row.within_sla_rate or 0.0, -row.overdue, row.platform)
+
+    return sorted(rows, key=badness)
+
+
+def overall_figures(filters: Filters) -> Figures:
+    return figures_for(scoped(filters), platform_id=None, name="All platforms")
+
+
+def as_api(row: Figures) -> dict[str, Any]:
+    return {
+        "platform": row.platform,
+        "platform_id": row.platform_id,
+        "requests": row.requests,
+        "removed": row.removed,
+        "removal_rate": row.removal_rate,
+        "median_hours_to_removal": row.median_hours_to_removal,
+        "p90_hours_to_removal": row.p90_hours_to_removal,
+        "within_sla_rate": row.within_sla_rate,
+        "overdue": row.overdue,
+        "reappeared": row.reappeared,
+        "median_hours_to_first_answer": row.median_hours_to_first_answer,
+        "reappearance_rate": row.reappearance_rate,
+        "renotices": row.renotices,
+        "escalations": row.escalations,
+    }

@@ -1,0 +1,101 @@
+"""Compliance figures on a small hand-built data set: exactly right, and only for the right roles."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from takedowns import services
+from takedowns.compliance import Filters, nearest_rank, overall_figures, platform_figures
+from takedowns.models import TakedownRequest
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+T0 = datetime(2026, 3, 10, 3, 0, tzinfo=UTC)  # 12:00 in Seoul
+
+
+def _request(case, user, url: str, *, sent_hours: float = 0, removed_after: float | None = None, status: str = "sent",
+             acknowledged_after: float | None = None, reappeared: bool = False, deadline_hours: float = 24) -> TakedownRequest:  # fmt: skip
+    request = services.takedown_create(case=case, url=url, acting_user=user)
+    sent = T0 + timedelta(hours=sent_hours)
+    TakedownRequest.objects.filter(pk=request.pk).update(
+        sent_at=sent,
+        deadline=sent + timedelta(hours=deadline_hours),
+        removed_at=sent + timedelta(hours=removed_after) if removed_after is not None else None,
+        acknowledged_at=sent + timedelta(hours=acknowledged_after) if acknowledged_after is not None else None,
+        reappeared_at=sent + timedelta(days=3) if reappeared else None,
+        status="reappeared" if reappeared else ("removed" if removed_after is not None else status),
+    )
+    return request
+
+
+@pytest.fixture
+def data(caseworker):
+    a = services.platform_create(
+        acting_user=None, name="Alpha", domains=["alpha.example"], channel="email", email="a@alpha.example"
+    )
+    b = services.platform_create(acting_user=None, name="Beta", domains=["beta.example"], channel="email", email="b@beta.example",
+                                 jurisdiction="AU")  # fmt: skip
+    case = factories.make_case(caseworker, category="deepfake")
+    _request(case, caseworker, "https://alpha.example/1", removed_after=2, acknowledged_after=1)
+    _request(case, caseworker, "https://alpha.example/2", removed_after=4, acknowledged_after=3)
+    _request(case, caseworker, "https://alpha.example/3", removed_after=10, reappeared=True)
+    _request(case, caseworker, "https://alpha.example/4", removed_after=30)
+    _request(case, caseworker, "https://alpha.example/5")  # never removed; its deadline passed: overdue
+    _request(case, caseworker, "https://alpha.example/old", sent_hours=-24 * 60, removed_after=1)  # outside the range
+    other = factories.make_case(caseworker, category="sextortion")
+    _request(other, caseworker, "https://beta.example/1", removed_after=1)
+    _request(other, caseworker, "https://beta.example/2", removed_after=1)
+    return a, b
+
+
+def test_nearest_rank_percentiles() -> None:
+    assert nearest_rank([2, 4, 10, 30], 0.5) == 4
+    assert nearest_rank([2, 4, 10, 30], 0.9) == 30
+    assert nearest_rank([5], 0.9) == 5
+    assert nearest_rank([], 0.5) is None
+    assert nearest_rank(list(range(1, 11)), 0.9) == 9
+
+
+def test_figures_are_exact_and_the_worst_comes_first(data) -> None:
+    rows = platform_figures(Filters(since=date(2026, 3, 1), until=date(2026, 4, 1)))
+    assert [r.platform for r in rows] == ["Alpha", "Beta"]
+    alpha, beta = rows
+    assert alpha.requests == 5
+    assert alpha.removed == 4
+    assert alpha.removal_rate == 0.8
+    assert alpha.median_hours_to_removal == 4.0
+    assert alpha.p90_hours_to_removal == 30.0
+    assert alpha.within_sla_rate == 0.6  # 2, 4 and 10 h in time; 30 h late; one still up past its deadline
+    assert alpha.overdue == 2  # the one never removed, and the one back up (reappeared is open again)
+    assert alpha.median_hours_to_first_answer == 1.0
+    assert alpha.reappeared == 1
+    assert alpha.reappearance_rate == 0.25
+    assert (beta.requests, beta.removal_rate, beta.median_hours_to_removal, beta.within_sla_rate) == (2, 1.0, 1.0, 1.0)
+    overall = overall_figures(Filters(since=date(2026, 3, 1), until=date(2026, 4, 1)))
+    assert (overall.requests, overall.removed) == (7, 6)
+
+
+def test_filters_by_jurisdiction_and_category(data) -> None:
+    only_au = platform_figures(Filters(since=date(2026, 3, 1), until=date(2026, 4, 1), jurisdiction="AU"))
+    assert [r.platform for r in only_au] == ["Beta"]
+    deepfakes = platform_figures(Filters(since=date(2026, 3, 1), until=date(2026, 4, 1), category="deepfake"))
+    assert [r.platform for r in deepfakes] == ["Alpha"]
+
+
+def test_api_answers_the_contract_for_analysts_only(data, central, api_for, caseworker) -> None:
+    analyst = api_for(factories.make_user("analyst", central))
+    response = analyst.get("/api/v1/compliance/platforms/", {"since": "2026-03-01", "until": "2026-04-01"})
+    assert response.status_code == 200
+    alpha = response.json()[0]
+    for key in ("platform", "requests", "removed", "removal_rate", "median_hours_to_removal", "p90_hours_to_removal",
+                "within_sla_rate", "overdue", "reappeared"):  # fmt: skip
+        assert key in alpha
+    assert alpha["platform"] == "Alpha"
+    assert alpha["p90_hours_to_removal"] == 30.0
+    assert "case" not in str(response.json()).lower()  # no case, no victim
+    assert api_for(caseworker).get("/api/v1/compliance/platforms/").status_code == 403
+    assert analyst.get("/api/v1/compliance/platforms/", {"since": "2026-04-01", "until": "2026-03-01"}).status_code == 400
+    assert analyst.get("/api/v1/compliance/platforms/", {"since": "not-a-date"}).status_code == 400
