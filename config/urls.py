@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView
 
 from cases.intake_urls import staff_urlpatterns as intake_staff_urls
 from core.health import healthz, readyz
+from takedowns.compliance_views import transparency_page
 
 urlpatterns = [
     path("", include("core.urls")),
@@ -12,6 +13,8 @@ urlpatterns = [
     path("intake/", include((intake_staff_urls, "intake_staff"))),
     path("evidence/", include("evidence.urls")),
     path("takedowns/", include("takedowns.urls")),
+    path("compliance/", include("takedowns.compliance_urls")),
+    path("transparency/", transparency_page, name="transparency"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("i18n/catalog.js", JavaScriptCatalog.as_view(), name="js-catalog"),
     path("api/v1/", include("config.api_urls")),

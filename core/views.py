@@ -168,6 +168,8 @@ def home_view(request: HttpRequest) -> HttpResponse:
         return redirect("core:audit")
     if role == Role.ADMIN:
         return redirect("core:users")
+    if role == Role.ANALYST:
+        return redirect("compliance:dashboard")
     return render(request, "core/home.html")
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.db.models import Count, F, Q, QuerySet
@@ -146,3 +146,65 @@ def as_api(row: Figures) -> dict[str, Any]:
         "renotices": row.renotices,
         "escalations": row.escalations,
     }
+
+
+def removals_by_week(filters: Filters) -> list[tuple[date, int]]:
+    """Requests found removed per week (Monday of the week, in the centre's time zone)."""
+    counts: dict[date, int] = {}
+    for removed_at in scoped(filters).filter(removed_at__isnull=False).values_list("removed_at", flat=True):
+        day = timezone.localtime(removed_at).date()
+        monday = day - timedelta(days=day.weekday())
+        counts[monday] = counts.get(monday, 0) + 1
+    return sorted(counts.items())
+
+
+DRILLDOWN = {
+    "requests": Q(),
+    "removed": Q(removed_at__isnull=False),
+    "overdue": Q(status__in=OPEN_STATUSES),  # and deadline < now, added below
+    "reappeared": Q(reappeared_at__isnull=False),
+    "escalations": Q(escalation_level__gt=0),
+}
+
+
+def drilldown(filters: Filters, figure: str) -> QuerySet[TakedownRequest]:
+    """The requests behind a figure. Carries no case or victim fields."""
+    qs = scoped(filters).filter(DRILLDOWN.get(figure, Q()))
+    if figure == "overdue":
+        qs = qs.filter(deadline__lt=timezone.now())
+    return qs.select_related("platform").only(
+        "pk", "url", "status", "sent_at", "deadline", "acknowledged_at", "removed_at", "reappeared_at", "escalation_level",
+        "platform__name",
+    ).order_by("sent_at", "pk")  # fmt: skip
+
+
+SUPPRESS_BELOW = 10
+
+
+def transparency(months: int = 12) -> list[dict[str, Any]]:
+    """Aggregate figures per platform and month for the public page. Counts under 10 are shown as
+    "<10" so that no single victim can be singled out."""
+    today = timezone.localdate()
+    start = (today.replace(day=1) - timedelta(days=31 * (months - 1))).replace(day=1)
+    rows: dict[tuple[str, date], dict[str, int]] = {}
+    for name, sent_at, removed_at in scoped(Filters(since=start)).values_list("platform__name", "sent_at", "removed_at"):
+        month = timezone.localtime(sent_at).date().replace(day=1)
+        row = rows.setdefault((name or "-", month), {"requests": 0, "removed": 0})
+        row["requests"] += 1
+        row["removed"] += 1 if removed_at else 0
+    out = []
+    for (name, month), row in sorted(rows.items(), key=lambda item: (item[0][1], item[0][0])):
+        out.append(
+            {
+                "platform": name,
+                "month": month.strftime("%Y-%m"),
+                "requests": suppress(row["requests"]),
+                "removed": suppress(row["removed"]),
+                "removal_rate": f"{row['removed'] / row['requests']:.0%}" if row["requests"] >= SUPPRESS_BELOW else "-",
+            }
+        )
+    return out
+
+
+def suppress(count: int) -> str:
+    return "<10" if 0 < count < SUPPRESS_BELOW else str(count)

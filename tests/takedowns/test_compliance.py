@@ -99,3 +99,45 @@ def test_api_answers_the_contract_for_analysts_only(data, central, api_for, case
     assert api_for(caseworker).get("/api/v1/compliance/platforms/").status_code == 403
     assert analyst.get("/api/v1/compliance/platforms/", {"since": "2026-04-01", "until": "2026-03-01"}).status_code == 400
     assert analyst.get("/api/v1/compliance/platforms/", {"since": "not-a-date"}).status_code == 400
+
+
+def test_dashboard_drilldown_csv_and_chart_for_analysts(data, central, client_for, caseworker) -> None:
+    analyst = client_for(factories.make_user("analyst", central))
+    query = {"since": "2026-03-01", "until": "2026-04-01"}
+    page = analyst.get("/compliance/", query).content.decode()
+    assert page.index("Alpha") < page.index("Beta")  # worst first
+    assert "<svg" in page
+    csv_text = analyst.get("/compliance/", {**query, "format": "csv"}).content.decode("utf-8-sig")
+    assert csv_text.splitlines()[0].startswith("platform,requests,removed,removal_rate")
+    assert "Alpha,5,4,0.8,4.0,30.0,0.6,2" in csv_text
+    alpha_id = TakedownRequest.objects.filter(url__contains="alpha").values_list("platform_id", flat=True).first()
+    behind = analyst.get("/compliance/requests/", {**query, "platform": alpha_id, "figure": "overdue"}).content.decode()
+    assert "alpha.example/5" in behind
+    assert "alpha.example/1" not in behind
+    assert analyst.get("/compliance/charts/removals-by-week.svg", query)["Content-Type"] == "image/svg+xml"
+    assert "2026-03-09,6" in analyst.get("/compliance/charts/removals-by-week.csv", query).content.decode("utf-8-sig")
+    # Caseworkers and auditors have no dashboards.
+    for user in (caseworker, factories.make_user("auditor", central)):
+        assert client_for(user).get("/compliance/").status_code == 404
+
+
+def test_public_transparency_page_suppresses_small_counts(data) -> None:
+    from django.test import Client
+    from django.utils import timezone
+
+    from takedowns.compliance import suppress
+
+    # Move the data set into this month so it is inside the twelve-month window.
+    shift = timezone.now() - T0
+    for request in TakedownRequest.objects.filter(sent_at__isnull=False):
+        TakedownRequest.objects.filter(pk=request.pk).update(sent_at=request.sent_at + shift)
+    page = Client().get("/transparency/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "Alpha" in html
+    assert "&lt;10" in html  # 5 and 2 requests are both under 10
+    assert ">5<" not in html
+    assert suppress(0) == "0"
+    assert suppress(9) == "<10"
+    assert suppress(10) == "10"
+    assert "<10" in Client().get("/transparency/", {"format": "csv"}).content.decode("utf-8-sig")

@@ -1,0 +1,131 @@
+"""Compliance pages: the dashboard (analysts, supervisors, admins), drill-down, CSV, a chart as
+SVG, and the public transparency page (no login)."""
+
+from __future__ import annotations
+
+import csv
+from datetime import date, timedelta
+from typing import Any
+
+from django import forms
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.translation import gettext_lazy
+
+from cases.models import Category
+from core.roles import COMPLIANCE_ROLES
+from takedowns import compliance
+
+
+class FilterForm(forms.Form):
+    since = forms.DateField(label=gettext_lazy("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(
+        label=gettext_lazy("Until (not included)"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    jurisdiction = forms.CharField(label=gettext_lazy("Jurisdiction"), required=False, max_length=8)
+    category = forms.ChoiceField(label=gettext_lazy("Category"), required=False, choices=[("", "—"), *Category.choices])
+
+
+def _filters(request: HttpRequest) -> tuple[FilterForm, compliance.Filters]:
+    if getattr(request.user, "role", None) not in COMPLIANCE_ROLES:
+        raise Http404
+    today = timezone.localdate()
+    data = request.GET.copy()
+    data.setdefault("since", (today - timedelta(days=365)).isoformat())
+    data.setdefault("until", (today + timedelta(days=1)).isoformat())
+    form = FilterForm(data)
+    v: dict[str, Any] = form.cleaned_data if form.is_valid() else {}
+    return form, compliance.Filters(
+        since=v.get("since"), until=v.get("until"), jurisdiction=v.get("jurisdiction") or None, category=v.get("category") or None
+    )
+
+
+def _csv(name: str, header: list[str], rows: list[list[Any]]) -> HttpResponse:
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
+    response.write("\ufeff")  # so spreadsheet programs read Korean correctly
+    writer = csv.writer(response)
+    writer.writerow(header)
+    writer.writerows(rows)
+    return response
+
+
+FIELDS = ["platform", "requests", "removed", "removal_rate", "median_hours_to_removal", "p90_hours_to_removal", "within_sla_rate",
+          "overdue", "median_hours_to_first_answer", "reappeared", "reappearance_rate", "renotices", "escalations"]  # fmt: skip
+
+
+def dashboard(request: HttpRequest) -> HttpResponse:
+    form, filters = _filters(request)
+    rows = compliance.platform_figures(filters)
+    overall = compliance.overall_figures(filters)
+    if request.GET.get("format") == "csv":
+        return _csv("compliance", FIELDS, [[compliance.as_api(r)[f] for f in FIELDS] for r in [*rows, overall]])
+    weeks = compliance.removals_by_week(filters)
+    return render(request, "takedowns/compliance.html", {
+        "form": form, "rows": rows, "overall": overall, "weeks": weeks, "query": request.GET.urlencode(),
+        "chart": _bar_chart([(w.strftime("%m-%d"), n) for w, n in weeks]),
+    })  # fmt: skip
+
+
+def weekly_csv(request: HttpRequest) -> HttpResponse:
+    _form, filters = _filters(request)
+    return _csv("removals-by-week", ["week", "removed"], [[w.isoformat(), n] for w, n in compliance.removals_by_week(filters)])
+
+
+def weekly_svg(request: HttpRequest) -> HttpResponse:
+    _form, filters = _filters(request)
+    chart = _bar_chart([(w.strftime("%m-%d"), n) for w, n in compliance.removals_by_week(filters)])
+    response = HttpResponse(chart, content_type="image/svg+xml")
+    response["Content-Disposition"] = 'attachment; filename="removals-by-week.svg"'
+    response["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+    return response
+
+
+def _bar_chart(points: list[tuple[str, int]], width: int = 720, height: int = 220) -> str:
+    """A plain SVG bar chart drawn on the server: no script, no external asset."""
+    if not points:
+        return ""
+    top = max(n for _label, n in points) or 1
+    step = width / len(points)
+    bars = []
+    for i, (label, n) in enumerate(points):
+        h = (height - 40) * n / top
+        x = i * step + 4
+        bars.append(
+            f'<rect x="{x:.1f}" y="{height - 20 - h:.1f}" width="{max(step - 8, 2):.1f}" height="{h:.1f}" fill="#2f5d8a">'
+            f"<title>{label}: {n}</title></rect>"
+            f'<text x="{x + step / 2 - 4:.1f}" y="{height - 5}" font-size="10" text-anchor="middle">{label}</text>'
+        )
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" role="img" aria-label="removals by week">'
+        f'<text x="4" y="12" font-size="11">max {top}</text>{"".join(bars)}</svg>'
+    )
+
+
+def requests_behind(request: HttpRequest) -> HttpResponse:
+    _form, filters = _filters(request)
+    figure = request.GET.get("figure", "requests")
+    if figure not in compliance.DRILLDOWN:
+        raise Http404
+    platform = request.GET.get("platform", "")
+    if platform.isdigit():
+        filters = compliance.Filters(**{**filters.__dict__, "platform_id": int(platform)})
+    rows = compliance.drilldown(filters, figure)[:1000]
+    if request.GET.get("format") == "csv":
+        return _csv(f"requests-{figure}", ["id", "platform", "url", "status", "sent_at", "deadline", "removed_at"],
+                    [[r.pk, r.platform.name if r.platform else "", r.url, r.status, r.sent_at, r.deadline, r.removed_at] for r in rows])  # fmt: skip
+    return render(
+        request, "takedowns/compliance_requests.html", {"rows": rows, "figure": figure, "query": request.GET.urlencode()}
+    )
+
+
+def transparency_page(request: HttpRequest) -> HttpResponse:
+    """Public: aggregate figures only, small counts suppressed."""
+    rows = compliance.transparency()
+    if request.GET.get("format") == "csv":
+        return _csv("transparency", ["month", "platform", "requests", "removed", "removal_rate"],
+                    [[r["month"], r["platform"], r["requests"], r["removed"], r["removal_rate"]] for r in rows])  # fmt: skip
+    response = render(request, "takedowns/transparency.html", {"rows": rows, "today": date.today()})
+    response["Referrer-Policy"] = "no-referrer"
+    return response
