@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from django.db.models import Count, F, Q, QuerySet
+from django.db import connection
+from django.db.models import Aggregate, Count, F, FloatField, Func, Q, QuerySet
 from django.utils import timezone
 
 from takedowns.models import OPEN_STATUSES, Notice, NoticeKind, NoticeStatus, TakedownRequest
@@ -77,47 +78,107 @@ def _rate(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
-def figures_for(qs: QuerySet[TakedownRequest], *, platform_id: int | None, name: str) -> Figures:
-    now = timezone.now()
-    counts = qs.aggregate(
-        requests=Count("id"),
-        removed=Count("id", filter=Q(removed_at__isnull=False)),
-        decided=Count("id", filter=Q(removed_at__isnull=False) | Q(deadline__lt=now)),
-        in_time=Count("id", filter=Q(removed_at__isnull=False, removed_at__lte=F("deadline"))),
-        overdue=Count("id", filter=Q(status__in=OPEN_STATUSES, deadline__lt=now)),
-        reappeared=Count("id", filter=Q(reappeared_at__isnull=False)),
-        escalations=Count("id", filter=Q(escalation_level__gt=0)),
-    )
-    # Durations are computed from the rows' own timestamps (portable across databases).
-    removal_hours = _hours_between(qs.filter(removed_at__isnull=False).values_list("sent_at", "removed_at"))
-    answer_hours = _hours_between(qs.filter(acknowledged_at__isnull=False).values_list("sent_at", "acknowledged_at"))
-    renotices = Notice.objects.filter(request__in=qs, kind=NoticeKind.RESEND, status=NoticeStatus.DELIVERED).count()
-    median = nearest_rank(removal_hours, 0.5)
-    p90 = nearest_rank(removal_hours, 0.9)
-    first_answer = nearest_rank(answer_hours, 0.5)
+class _PercentileDisc(Aggregate):
+    """PostgreSQL's nearest-rank percentile over a number of hours."""
+
+    function = "percentile_disc"
+    template = "%(function)s(%(percentile)s) WITHIN GROUP (ORDER BY %(expressions)s)"
+    output_field = FloatField()
+
+    def __init__(self, expression: Any, percentile: float, **extra: Any) -> None:
+        super().__init__(expression, percentile=percentile, **extra)
+
+
+def _hours(end: str, start: str) -> Func:
+    return Func(F(end) - F(start), template="EXTRACT(EPOCH FROM (%(expressions)s)) / 3600.0", output_field=FloatField())
+
+
+def _annotations(now: Any, *, in_sql: bool) -> dict[str, Any]:
+    removed = Q(removed_at__isnull=False)
+    fields: dict[str, Any] = {
+        "requests": Count("id"),
+        "removed": Count("id", filter=removed),
+        "decided": Count("id", filter=removed | Q(deadline__lt=now)),
+        "in_time": Count("id", filter=Q(removed_at__isnull=False, removed_at__lte=F("deadline"))),
+        "overdue": Count("id", filter=Q(status__in=OPEN_STATUSES, deadline__lt=now)),
+        "reappeared": Count("id", filter=Q(reappeared_at__isnull=False)),
+        "escalations": Count("id", filter=Q(escalation_level__gt=0)),
+    }
+    if in_sql:
+        fields |= {
+            "median": _PercentileDisc(_hours("removed_at", "sent_at"), 0.5, filter=removed),
+            "p90": _PercentileDisc(_hours("removed_at", "sent_at"), 0.9, filter=removed),
+            "first_answer": _PercentileDisc(_hours("acknowledged_at", "sent_at"), 0.5, filter=Q(acknowledged_at__isnull=False)),
+        }
+    return fields
+
+
+def _in_sql() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def _percentiles_in_python(qs: QuerySet[TakedownRequest]) -> dict[str, float | None]:
+    # SQLite (the demo) has no percentile_disc: the same nearest-rank rule, in Python.
+    removal = _hours_between(qs.filter(removed_at__isnull=False).values_list("sent_at", "removed_at"))
+    answer = _hours_between(qs.filter(acknowledged_at__isnull=False).values_list("sent_at", "acknowledged_at"))
+    return {"median": nearest_rank(removal, 0.5), "p90": nearest_rank(removal, 0.9), "first_answer": nearest_rank(answer, 0.5)}
+
+
+def _figures(values: dict[str, Any], *, platform_id: int | None, name: str, renotices: int) -> Figures:
+    def hours(key: str) -> float | None:
+        value = values.get(key)
+        return round(float(value), 2) if value is not None else None
+
     return Figures(
         platform_id=platform_id,
         platform=name,
-        requests=counts["requests"],
-        removed=counts["removed"],
-        removal_rate=_rate(counts["removed"], counts["requests"]),
-        median_hours_to_removal=round(median, 2) if median is not None else None,
-        p90_hours_to_removal=round(p90, 2) if p90 is not None else None,
-        within_sla_rate=_rate(counts["in_time"], counts["decided"]),
-        overdue=counts["overdue"],
-        median_hours_to_first_answer=round(first_answer, 2) if first_answer is not None else None,
-        reappeared=counts["reappeared"],
-        reappearance_rate=_rate(counts["reappeared"], counts["removed"]),
+        requests=values["requests"],
+        removed=values["removed"],
+        removal_rate=_rate(values["removed"], values["requests"]),
+        median_hours_to_removal=hours("median"),
+        p90_hours_to_removal=hours("p90"),
+        within_sla_rate=_rate(values["in_time"], values["decided"]),
+        overdue=values["overdue"],
+        median_hours_to_first_answer=hours("first_answer"),
+        reappeared=values["reappeared"],
+        reappearance_rate=_rate(values["reappeared"], values["removed"]),
         renotices=renotices,
-        escalations=counts["escalations"],
+        escalations=values["escalations"],
     )
 
 
+def _renotices(qs: QuerySet[TakedownRequest]) -> dict[int | None, int]:
+    rows = (
+        Notice.objects.filter(request__in=qs, kind=NoticeKind.RESEND, status=NoticeStatus.DELIVERED)
+        .values_list("request__platform_id")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    return dict(rows)
+
+
+def figures_for(qs: QuerySet[TakedownRequest], *, platform_id: int | None, name: str) -> Figures:
+    values = qs.order_by().aggregate(**_annotations(timezone.now(), in_sql=_in_sql()))
+    if not _in_sql():
+        values |= _percentiles_in_python(qs)
+    renotices = Notice.objects.filter(request__in=qs, kind=NoticeKind.RESEND, status=NoticeStatus.DELIVERED).count()
+    return _figures(values, platform_id=platform_id, name=name, renotices=renotices)
+
+
 def platform_figures(filters: Filters) -> list[Figures]:
-    """One row per platform with requests in scope, the worst performers first."""
-    base = scoped(filters)
-    platforms = base.exclude(platform__isnull=True).order_by().values_list("platform_id", "platform__name").distinct()
-    rows = [figures_for(base.filter(platform_id=pk), platform_id=pk, name=name) for pk, name in platforms]
+    """One row per platform with requests in scope, the worst performers first: one grouped query."""
+    base = scoped(filters).exclude(platform__isnull=True)
+    grouped = base.order_by().values("platform_id", "platform__name").annotate(**_annotations(timezone.now(), in_sql=_in_sql()))
+    renotices = _renotices(base)
+    rows = []
+    for row in grouped:
+        values: dict[str, Any] = dict(row)
+        if not _in_sql():
+            values |= _percentiles_in_python(base.filter(platform_id=values["platform_id"]))
+        rows.append(
+            _figures(values, platform_id=values["platform_id"], name=values["platform__name"],
+                     renotices=renotices.get(values["platform_id"], 0))
+        )  # fmt: skip
 
     def badness(row: Figures) -> tuple[float, float, int, str]:
         return (row.removal_rate if row.removal_rate is not None else 1.0, row.within_sla_rate or 0.0, -row.overdue, row.platform)
