@@ -269,3 +269,40 @@ def transparency(months: int = 12) -> list[dict[str, Any]]:
 
 def suppress(count: int) -> str:
     return "<10" if 0 < count < SUPPRESS_BELOW else str(count)
+
+
+def workload(centre_id: int) -> list[dict[str, Any]]:
+    """Open cases and open takedown requests per caseworker of a centre, and the item nobody has
+    touched for longest, so a supervisor can see where work piles up."""
+    from cases.models import Case
+    from core.models import User
+
+    open_cases = Case.objects.filter(centre_id=centre_id).exclude(status="closed")
+    rows = []
+    people = User.objects.filter(
+        centre_id=centre_id, role__in=["caseworker", "supervisor"], is_active=True, is_service_account=False
+    )
+    for person in people.order_by("username"):
+        mine = open_cases.filter(assigned_to=person)
+        oldest = mine.order_by("updated_at").values_list("reference", "updated_at").first()
+        rows.append(
+            {
+                "user": person.username,
+                "open_cases": mine.count(),
+                "open_requests": TakedownRequest.objects.filter(case__in=mine, status__in=[*OPEN_STATUSES, "draft"]).count(),
+                "oldest_reference": oldest[0] if oldest else "",
+                "oldest_untouched": oldest[1] if oldest else None,
+            }
+        )
+    unassigned = open_cases.filter(assigned_to__isnull=True)
+    oldest = unassigned.order_by("created_at").values_list("reference", "created_at").first()
+    rows.append(
+        {
+            "user": "",
+            "open_cases": unassigned.count(),
+            "open_requests": TakedownRequest.objects.filter(case__in=unassigned, status__in=[*OPEN_STATUSES, "draft"]).count(),
+            "oldest_reference": oldest[0] if oldest else "",
+            "oldest_untouched": oldest[1] if oldest else None,
+        }
+    )
+    return sorted(rows, key=lambda r: (r["oldest_untouched"] is None, r["oldest_untouched"] or timezone.now()))

@@ -7,6 +7,7 @@ app_name = "compliance"
 urlpatterns = [
     path("", compliance_views.dashboard, name="dashboard"),
     path("requests/", compliance_views.requests_behind, name="requests"),
+    path("workload/", compliance_views.workload_page, name="workload"),
     path("charts/removals-by-week.svg", compliance_views.weekly_svg, name="weekly_svg"),
     path("charts/removals-by-week.csv", compliance_views.weekly_csv, name="weekly_csv"),
 ]

@@ -129,3 +129,11 @@ def transparency_page(request: HttpRequest) -> HttpResponse:
     response = render(request, "takedowns/transparency.html", {"rows": rows, "today": date.today()})
     response["Referrer-Policy"] = "no-referrer"
     return response
+
+
+def workload_page(request: HttpRequest) -> HttpResponse:
+    """Supervisors: open work per caseworker of their centre, oldest untouched first."""
+    if getattr(request.user, "role", None) != "supervisor":
+        raise Http404
+    rows = compliance.workload(request.user.centre_id)  # type: ignore[union-attr, arg-type]
+    return render(request, "takedowns/workload.html", {"rows": rows})

@@ -141,3 +141,18 @@ def test_public_transparency_page_suppresses_small_counts(data) -> None:
     assert suppress(9) == "<10"
     assert suppress(10) == "10"
     assert "<10" in Client().get("/transparency/", {"format": "csv"}).content.decode("utf-8-sig")
+
+
+def test_workload_for_supervisors_only(caseworker, caseworker_b, supervisor, client_for) -> None:
+    factories.make_case(caseworker)
+    factories.make_case(caseworker)
+    factories.make_case(caseworker_b)
+    page = client_for(supervisor).get("/compliance/workload/").content.decode()
+    assert caseworker.username in page
+    assert caseworker_b.username in page
+    from takedowns.compliance import workload
+
+    rows = {r["user"]: r for r in workload(supervisor.centre_id)}
+    assert rows[caseworker.username]["open_cases"] == 2
+    assert rows[caseworker_b.username]["open_cases"] == 1
+    assert client_for(caseworker).get("/compliance/workload/").status_code == 404
