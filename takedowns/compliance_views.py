@@ -91,11 +91,12 @@ def _bar_chart(points: list[tuple[str, int]], width: int = 720, height: int = 22
     bars = []
     for i, (label, n) in enumerate(points):
         h = (height - 40) * n / top
-        x = i * step + 4
+        bar = min(max(step - 8, 2), 48)  # a lone week is a bar, not a wall
+        x = i * step + (step - bar) / 2
         bars.append(
-            f'<rect x="{x:.1f}" y="{height - 20 - h:.1f}" width="{max(step - 8, 2):.1f}" height="{h:.1f}" fill="#2f5d8a">'
+            f'<rect x="{x:.1f}" y="{height - 20 - h:.1f}" width="{bar:.1f}" height="{h:.1f}" fill="#2f5d8a">'
             f"<title>{label}: {n}</title></rect>"
-            f'<text x="{x + step / 2 - 4:.1f}" y="{height - 5}" font-size="10" text-anchor="middle">{label}</text>'
+            f'<text x="{x + bar / 2:.1f}" y="{height - 5}" font-size="10" text-anchor="middle">{label}</text>'
         )
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" role="img" aria-label="removals by week">'
