@@ -219,6 +219,16 @@ def removals_by_week(filters: Filters) -> list[tuple[date, int]]:
     return sorted(counts.items())
 
 
+def reappearances_by_week(filters: Filters) -> list[tuple[date, int]]:
+    """Requests whose material came back, per week it was found again."""
+    counts: dict[date, int] = {}
+    for found in scoped(filters).filter(reappeared_at__isnull=False).values_list("reappeared_at", flat=True):
+        day = timezone.localtime(found).date()
+        monday = day - timedelta(days=day.weekday())
+        counts[monday] = counts.get(monday, 0) + 1
+    return sorted(counts.items())
+
+
 DRILLDOWN = {
     "requests": Q(),
     "removed": Q(removed_at__isnull=False),

@@ -65,6 +65,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     return render(request, "takedowns/compliance.html", {
         "form": form, "rows": rows, "overall": overall, "weeks": weeks, "query": request.GET.urlencode(),
         "chart": _bar_chart([(w.strftime("%m-%d"), n) for w, n in weeks]),
+        "deadline_chart": _bar_chart([(r.platform[:12], round((r.within_sla_rate or 0) * 100)) for r in rows], label="% within deadline"),
+        "reappear_chart": _bar_chart(
+            [(w.strftime("%m-%d"), n) for w, n in compliance.reappearances_by_week(filters)], label="reappearances by week"
+        ),
     })  # fmt: skip
 
 
@@ -82,7 +86,7 @@ def weekly_svg(request: HttpRequest) -> HttpResponse:
     return response
 
 
-def _bar_chart(points: list[tuple[str, int]], width: int = 720, height: int = 220) -> str:
+def _bar_chart(points: list[tuple[str, int]], width: int = 720, height: int = 220, label: str = "removals by week") -> str:
     """A plain SVG bar chart drawn on the server: no script, no external asset."""
     if not points:
         return ""
@@ -99,7 +103,7 @@ def _bar_chart(points: list[tuple[str, int]], width: int = 720, height: int = 22
             f'<text x="{x + bar / 2:.1f}" y="{height - 5}" font-size="10" text-anchor="middle">{label}</text>'
         )
     return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" role="img" aria-label="removals by week">'
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" role="img" aria-label="{label}">'
         f'<text x="4" y="12" font-size="11">max {top}</text>{"".join(bars)}</svg>'
     )
 

@@ -105,7 +105,7 @@ def test_dashboard_drilldown_csv_and_chart_for_analysts(data, central, client_fo
     analyst = client_for(factories.make_user("analyst", central))
     query = {"since": "2026-03-01", "until": "2026-04-01"}
     page = analyst.get("/compliance/", query).content.decode()
-    assert page.index("Alpha") < page.index("Beta")  # worst first
+    assert page.index(">Alpha<") < page.index(">Beta<")  # worst first
     assert "<svg" in page
     csv_text = analyst.get("/compliance/", {**query, "format": "csv"}).content.decode("utf-8-sig")
     assert csv_text.splitlines()[0].startswith("platform,requests,removed,removal_rate")
