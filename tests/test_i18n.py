@@ -18,7 +18,10 @@ def test_korean_catalogue_is_complete_and_compiled() -> None:
     assert po.percent_translated() == 100, [e.msgid for e in po.untranslated_entries()][:10]
     assert not po.fuzzy_entries()
     mo = polib.mofile(str(ROOT / "locale/ko/LC_MESSAGES/django.mo"))
-    assert {e.msgid: e.msgstr for e in mo if e.msgstr} == {e.msgid: e.msgstr for e in po.translated_entries() if e.msgstr}
+    # Keyed by (context, msgid): the same English word can need different Korean in two places.
+    assert {(e.msgctxt, e.msgid): e.msgstr for e in mo if e.msgstr} == {
+        (e.msgctxt, e.msgid): e.msgstr for e in po.translated_entries() if e.msgstr
+    }
 
 
 @pytest.mark.django_db
