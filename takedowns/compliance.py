@@ -14,6 +14,7 @@ from typing import Any
 
 from django.db import connection
 from django.db.models import Aggregate, Count, F, FloatField, Func, Q, QuerySet
+from django.db.models.functions import TruncWeek
 from django.utils import timezone
 
 from takedowns.models import OPEN_STATUSES, Notice, NoticeKind, NoticeStatus, TakedownRequest
@@ -209,24 +210,27 @@ def as_api(row: Figures) -> dict[str, Any]:
     }
 
 
+def _by_week(qs: QuerySet[TakedownRequest], field: str) -> list[tuple[date, int]]:
+    # Grouped in SQL (the Monday of each week in the centre's time zone): 53 rows, not a million.
+    rows = (
+        qs.filter(**{f"{field}__isnull": False})
+        .order_by()
+        .annotate(week=TruncWeek(field, tzinfo=timezone.get_current_timezone()))
+        .values("week")
+        .annotate(n=Count("id"))
+        .order_by("week")
+    )
+    return [(row["week"].date() if isinstance(row["week"], datetime) else row["week"], row["n"]) for row in rows]
+
+
 def removals_by_week(filters: Filters) -> list[tuple[date, int]]:
     """Requests found removed per week (Monday of the week, in the centre's time zone)."""
-    counts: dict[date, int] = {}
-    for removed_at in scoped(filters).filter(removed_at__isnull=False).values_list("removed_at", flat=True):
-        day = timezone.localtime(removed_at).date()
-        monday = day - timedelta(days=day.weekday())
-        counts[monday] = counts.get(monday, 0) + 1
-    return sorted(counts.items())
+    return _by_week(scoped(filters), "removed_at")
 
 
 def reappearances_by_week(filters: Filters) -> list[tuple[date, int]]:
     """Requests whose material came back, per week it was found again."""
-    counts: dict[date, int] = {}
-    for found in scoped(filters).filter(reappeared_at__isnull=False).values_list("reappeared_at", flat=True):
-        day = timezone.localtime(found).date()
-        monday = day - timedelta(days=day.weekday())
-        counts[monday] = counts.get(monday, 0) + 1
-    return sorted(counts.items())
+    return _by_week(scoped(filters), "reappeared_at")
 
 
 DRILLDOWN = {
