@@ -28,6 +28,7 @@ from cases.models import Category, IntakeReport, IntakeStatus, ReporterRole
 from core.errors import ServiceError
 from core.models import User
 from core.roles import CASE_ROLES
+from core.uploads import uploaded_path
 
 
 def _language(request: HttpRequest) -> None:
@@ -86,21 +87,7 @@ def _contact(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _uploaded(request: HttpRequest) -> list[tuple[Any, str]]:
-    from pathlib import Path
-
-    files = []
-    for uploaded in request.FILES.getlist("files"):
-        path = getattr(uploaded, "temporary_file_path", None)
-        if not callable(path):
-            import tempfile
-
-            with tempfile.NamedTemporaryFile(delete=False, prefix="intake-") as tmp:
-                for chunk in uploaded.chunks():
-                    tmp.write(chunk)
-            files.append((Path(tmp.name), uploaded.name or ""))
-        else:
-            files.append((Path(path()), uploaded.name or ""))
-    return files
+    return [(uploaded_path(f), f.name or "") for f in request.FILES.getlist("files")]
 
 
 # The public pages carry no session and set no cookie, so there is nothing for CSRF to protect:

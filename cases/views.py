@@ -30,7 +30,8 @@ from core.panels import case_panels
 from core.roles import CASE_ROLES, Role
 
 
-def _case_or_404(request: HttpRequest, pk: int) -> Case:
+def case_or_404(request: HttpRequest, pk: int) -> Case:
+    """The same 404 for a case that is missing or not the user's (roles without casework see none)."""
     try:
         return selectors.case_get(user=request.user, pk=pk)
     except NotFound as exc:
@@ -92,7 +93,7 @@ def case_create(request: HttpRequest) -> HttpResponse:
 
 
 def case_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    case = _case_or_404(request, pk)
+    case = case_or_404(request, pk)
     if request.method == "GET":
         # The edit form shows identity and contact details, so opening it counts as seeing them.
         services.victim_identity_reveal(case=case, acting_user=_actor(request))
@@ -126,7 +127,7 @@ def case_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    case = _case_or_404(request, pk)
+    case = case_or_404(request, pk)
     services.case_record_view(case=case, acting_user=request.user)  # type: ignore[arg-type]
     is_supervisor = request.user.role == Role.SUPERVISOR  # type: ignore[union-attr]
     context = {
@@ -155,13 +156,13 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def case_identity(request: HttpRequest, pk: int) -> HttpResponse:
     """Shows identity and contact on a page of its own, after recording who looked."""
-    case = _case_or_404(request, pk)
+    case = case_or_404(request, pk)
     identity = services.victim_identity_reveal(case=case, acting_user=request.user)  # type: ignore[arg-type]
     return render(request, "cases/case_identity.html", {"case": case, "identity": identity})
 
 
 def _post_action(request: HttpRequest, pk: int, form_class: Any, action: Any, success: str) -> HttpResponse:
-    case = _case_or_404(request, pk)
+    case = case_or_404(request, pk)
     form = form_class(request.POST)
     if not form.is_valid():
         for errors in form.errors.values():
@@ -212,7 +213,7 @@ def case_status(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 def case_assign(request: HttpRequest, pk: int) -> HttpResponse:
-    case = _case_or_404(request, pk)
+    case = case_or_404(request, pk)
     form = AssignForm(request.POST, staff=selectors.assignable_staff(request.user))
     if form.is_valid():
         target = form.cleaned_data["assigned_to"]
@@ -241,7 +242,7 @@ def case_referral(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 def referral_status(request: HttpRequest, pk: int, referral_pk: int) -> HttpResponse:
-    case = _case_or_404(request, pk)
+    case = case_or_404(request, pk)
     referral = Referral.objects.filter(case=case, pk=referral_pk).first()
     if referral is None:
         raise Http404

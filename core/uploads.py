@@ -8,6 +8,9 @@ can answer 413 without anything having been stored.
 from __future__ import annotations
 
 import hashlib
+import shutil
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -38,3 +41,15 @@ class HashingUploadHandler(TemporaryFileUploadHandler):
         # Later steps compare this with the hash of what they encrypt: the bytes never changed.
         uploaded.sha256 = self._sha256.hexdigest()  # type: ignore[union-attr]
         return uploaded  # type: ignore[return-value]
+
+
+def uploaded_path(uploaded: Any) -> Path:
+    """A path for an uploaded file: already on disk with the handler above; copied otherwise
+    (an in-memory file from a test client). The caller removes a copy when done."""
+    path = getattr(uploaded, "temporary_file_path", None)
+    if callable(path):
+        return Path(path())
+    with tempfile.NamedTemporaryFile(delete=False, prefix="upload-") as tmp:
+        uploaded.seek(0)
+        shutil.copyfileobj(uploaded, tmp)
+    return Path(tmp.name)

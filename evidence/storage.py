@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -72,15 +71,3 @@ def decrypt_to(key: str, kid: str, wrapped: str, dest: Path) -> str:
 
 def delete(key: str) -> None:
     evidence_storage().delete(key)
-
-
-def copy_to_temp(uploaded: File) -> Path:
-    """A path for an uploaded file (already on disk for large uploads; copied otherwise)."""
-    path = getattr(uploaded, "temporary_file_path", None)
-    if callable(path):
-        return Path(path())
-    tmp = tempfile.NamedTemporaryFile(delete=False)  # noqa: SIM115 - caller removes it
-    with tmp:
-        uploaded.seek(0)
-        shutil.copyfileobj(uploaded, tmp)
-    return Path(tmp.name)

@@ -13,11 +13,13 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from cases.selectors import assignable_staff, case_get
+from cases.selectors import assignable_staff
+from cases.views import case_or_404
 from core import twofactor
 from core.errors import NotFound, ServiceError
 from core.models import User
 from core.roles import CASE_ROLES, Role
+from core.uploads import uploaded_path
 from evidence import selectors, services, storage
 from evidence.forms import CaptureForm, DownloadForm, GrantForm, RevealForm, UploadForm
 from evidence.models import Derivative, Evidence
@@ -35,16 +37,6 @@ def _evidence_or_404(request: HttpRequest, pk: int) -> Evidence:
         raise Http404
     try:
         return selectors.evidence_get(user=request.user, pk=pk)
-    except NotFound as exc:
-        raise Http404 from exc
-
-
-def _case_or_404(request: HttpRequest, case_pk: int, *, roles: Any = CASE_ROLES) -> Any:
-    """The same 404 for a case that is missing, not the user's, or a role without casework."""
-    if getattr(request.user, "role", None) not in roles:
-        raise Http404
-    try:
-        return case_get(user=request.user, pk=case_pk)
     except NotFound as exc:
         raise Http404 from exc
 
@@ -67,7 +59,7 @@ def _private(response: HttpResponseBase) -> HttpResponseBase:
 def upload(request: HttpRequest, case_pk: int) -> HttpResponse:
     """Several files at once. Answers JSON for the page's progress bar, or redirects."""
     wants_json = "application/json" in request.headers.get("Accept", "")
-    case = _case_or_404(request, case_pk)
+    case = case_or_404(request, case_pk)
     if getattr(request, "upload_too_large", False):
         message = _("The upload is larger than the largest file accepted and was not stored.")
         if wants_json:
@@ -78,7 +70,7 @@ def upload(request: HttpRequest, case_pk: int) -> HttpResponse:
     results: list[dict[str, Any]] = []
     if form.is_valid():
         for uploaded in request.FILES.getlist("evidence-upload"):
-            path = storage.copy_to_temp(uploaded)
+            path = uploaded_path(uploaded)
             try:
                 evidence = services.evidence_add(
                     case=case,
@@ -202,7 +194,9 @@ def download(request: HttpRequest, pk: int) -> HttpResponseBase:
 
 @require_POST
 def grant(request: HttpRequest, case_pk: int) -> HttpResponse:
-    case = _case_or_404(request, case_pk, roles=(Role.SUPERVISOR,))
+    if getattr(request.user, "role", None) != Role.SUPERVISOR:
+        raise Http404
+    case = case_or_404(request, case_pk)
     staff = assignable_staff(request.user)
     form = GrantForm(request.POST, staff=staff)
     if form.is_valid():
@@ -228,7 +222,7 @@ def grant(request: HttpRequest, case_pk: int) -> HttpResponse:
 @require_POST
 def export(request: HttpRequest, case_pk: int) -> HttpResponseBase:
     """Streams a signed ZIP of the chosen originals with manifest and custody log."""
-    case = _case_or_404(request, case_pk)
+    case = case_or_404(request, case_pk)
     user = _actor(request)
     ids = [int(i) for i in request.POST.getlist("items") if i.isdigit()]
     items = list(selectors.evidence_for_case(case).filter(pk__in=ids)) if ids else list(selectors.evidence_for_case(case))
@@ -248,7 +242,7 @@ def export(request: HttpRequest, case_pk: int) -> HttpResponseBase:
 
 @require_POST
 def capture(request: HttpRequest, case_pk: int) -> HttpResponse:
-    case = _case_or_404(request, case_pk)
+    case = case_or_404(request, case_pk)
     form = CaptureForm(request.POST)
     if form.is_valid():
         try:

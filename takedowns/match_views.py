@@ -19,8 +19,8 @@ from core import http
 from core.errors import ServiceError
 from core.models import User
 from core.roles import CASE_ROLES
+from core.uploads import uploaded_path
 from evidence.selectors import evidence_visible_to
-from evidence.storage import copy_to_temp
 from evidence.validation import Refused
 from takedowns import services
 from takedowns.matching import fingerprints_of_file, match_fingerprints
@@ -58,7 +58,7 @@ def match_page(request: HttpRequest) -> HttpResponse:
         try:
             with tempfile.TemporaryDirectory(prefix="match-page-") as work:
                 if uploaded is not None:
-                    path = copy_to_temp(uploaded)
+                    path = uploaded_path(uploaded)
                     fingerprints = fingerprints_of_file(Path(path))
                 elif searched_url:
                     fetched = http.request("GET", searched_url, timeout=20, max_bytes=50 * 1024 * 1024)

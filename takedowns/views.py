@@ -3,7 +3,7 @@ the unknown-host queue and the manual (web form) queue."""
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import cast
 
 from django.contrib import messages
 from django.core.paginator import Paginator
@@ -12,7 +12,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from cases.selectors import case_get
+from cases.views import case_or_404
 from core.errors import NotFound, ServiceError
 from core.models import User
 from core.roles import CASE_ROLES
@@ -25,22 +25,13 @@ def _actor(request: HttpRequest) -> User:
     return cast(User, request.user)
 
 
-def _case_or_404(request: HttpRequest, pk: int) -> Any:
-    if getattr(request.user, "role", None) not in CASE_ROLES:
-        raise Http404
-    try:
-        return case_get(user=request.user, pk=pk)
-    except NotFound as exc:
-        raise Http404 from exc
-
-
 def _wants_json(request: HttpRequest) -> bool:
     return "application/json" in request.headers.get("Accept", "")
 
 
 @require_POST
 def bulk_create(request: HttpRequest, case_pk: int) -> HttpResponse:
-    case = _case_or_404(request, case_pk)
+    case = case_or_404(request, case_pk)
     choices = [(str(e.pk), str(e.pk)) for e in case.evidence.all()]
     form = BulkForm(request.POST, request.FILES, evidence_choices=choices)
     if not form.is_valid():
@@ -77,7 +68,7 @@ def bulk_create(request: HttpRequest, case_pk: int) -> HttpResponse:
 @require_POST
 def approve(request: HttpRequest, case_pk: int) -> HttpResponse:
     """Approves the chosen drafts, or all drafts of the case with a platform."""
-    case = _case_or_404(request, case_pk)
+    case = case_or_404(request, case_pk)
     form = ApproveForm(request.POST)
     form.is_valid()
     ids = [] if request.POST.get("scope") == "all" else [int(i) for i in request.POST.getlist("requests") if i.isdigit()]
@@ -100,7 +91,7 @@ def approve(request: HttpRequest, case_pk: int) -> HttpResponse:
 
 def case_statuses(request: HttpRequest, case_pk: int) -> JsonResponse:
     """Polled by the case page so a person can watch statuses change."""
-    case = _case_or_404(request, case_pk)
+    case = case_or_404(request, case_pk)
     labels = dict(RequestStatus.choices)
     rows = selectors.requests_visible_to(request.user).filter(case=case).values("pk", "status", "escalation_level", "overdue")
     return JsonResponse({"requests": {str(r["pk"]): {**r, "label": str(labels.get(r["status"], r["status"]))} for r in rows}})

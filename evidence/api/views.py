@@ -13,7 +13,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from cases.selectors import case_get
-from evidence import selectors, services, storage
+from core.uploads import uploaded_path
+from evidence import selectors, services
 from evidence.models import Evidence
 
 
@@ -80,7 +81,7 @@ class CaseEvidenceApi(APIView):
         if not valid:
             raise serializers.ValidationError(data.errors)
         uploaded: Any = data.validated_data["file"]
-        path = storage.copy_to_temp(uploaded)
+        path = uploaded_path(uploaded)
         try:
             evidence = services.evidence_add(
                 case=case,

@@ -226,7 +226,7 @@ class MatchApi(APIView):
     def post(self, request: Request) -> Response:
         from pathlib import Path
 
-        from evidence.storage import copy_to_temp
+        from core.uploads import uploaded_path
         from evidence.validation import Refused
         from takedowns.matching import match_file
 
@@ -237,7 +237,7 @@ class MatchApi(APIView):
         data = MatchInput(data=request.data)
         data.is_valid(raise_exception=True)
         uploaded: Any = data.validated_data["file"]
-        path = copy_to_temp(uploaded)
+        path = uploaded_path(uploaded)
         try:
             matches = match_file(Path(path), user=request.user)
         except Refused as exc:
