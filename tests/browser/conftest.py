@@ -76,11 +76,12 @@ def sign_in(page, live_server, user, device, shoot=None) -> None:
     page.goto(f"{live_server.url}/accounts/login/")
     if shoot:
         shoot(page, "01-login")
-    page.get_by_label("Username").fill(user.username)
-    page.get_by_label("Password").fill(factories.PASSWORD)
-    page.get_by_role("button", name="Continue").click()
+    # By field id, so that it works in every language.
+    page.locator("#id_username").fill(user.username)
+    page.locator("#id_password").fill(factories.PASSWORD)
+    page.locator("main form button[type=submit]").click()
     page.wait_for_url("**/accounts/verify/**")
     if shoot:
         shoot(page, "02-verify-code")
-    page.get_by_label("6-digit code from your authenticator app").fill(factories.totp_code(device))
-    page.get_by_role("button", name="Sign in").click()
+    page.locator("#id_code").fill(factories.totp_code(device))
+    page.locator("main form button[type=submit]").click()

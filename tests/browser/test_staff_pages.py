@@ -1,0 +1,78 @@
+"""Every remaining staff and public page opens in a real browser, in Korean, for the right role."""
+
+from __future__ import annotations
+
+import pytest
+
+from cases import intake
+from takedowns import services
+from tests import factories
+from tests.browser.conftest import sign_in
+from tests.evidence.helpers import add_image
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
+
+
+@pytest.fixture
+def korean_page(browser):
+    context = browser.new_context(locale="ko-KR", viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    yield page
+    context.close()
+
+
+def _visit(page, url: str, shoot, name: str) -> str:
+    response = page.goto(url)
+    assert response is not None
+    assert response.status == 200, url
+    assert page.locator("html").get_attribute("lang") == "ko"
+    shoot(page, name)
+    return page.content()
+
+
+def test_caseworker_pages_in_korean(korean_page, live_server, shoot, central, tmp_path) -> None:
+    page = korean_page
+    worker = factories.make_user("caseworker", central, username="seoyeon")
+    case = factories.make_case(worker, consent={"takedown": True})
+    evidence = add_image(case, worker, tmp_path, seed=501)
+    platform = services.platform_create(
+        acting_user=None, name="Form Only", domains=["formonly.example"], channel="manual",
+        web_form_url="https://formonly.example/report",
+    )  # fmt: skip
+    request = services.takedown_create(
+        case=case, url="https://formonly.example/p/1", acting_user=worker, evidence_ids=[evidence.pk]
+    )
+    services.takedown_approve(requests=[request], acting_user=worker)
+    report, _receipt = intake.intake_submit(intake.IntakeInput(description="도와주세요", urls=("https://x.example/1",)))
+    sign_in(page, live_server, worker, factories.make_device(worker))
+    page.wait_for_url("**/cases/")
+    base = live_server.url
+    assert "Form Only" in _visit(page, f"{base}/takedowns/", shoot, "20-takedowns-list")
+    assert "formonly.example/p/1" in _visit(page, f"{base}/takedowns/{request.pk}/", shoot, "21-takedown-detail")
+    assert "formonly.example/report" in _visit(page, f"{base}/takedowns/manual/", shoot, "22-manual-queue")
+    _visit(page, f"{base}/takedowns/match/", shoot, "23-match")
+    page.locator("#id_file").set_input_files(str(tmp_path / "501-photo.jpg"))
+    page.locator("main form button[type=submit]").first.click()
+    page.wait_for_load_state()
+    assert case.reference in page.content()  # the evidence's own picture matches its case
+    shoot(page, "24-match-result")
+    _visit(page, f"{base}/takedowns/watchlists/", shoot, "25-watchlists")
+    assert "도와주세요" not in _visit(page, f"{base}/intake/", shoot, "26-triage-list")
+    assert "도와주세요" in _visit(page, f"{base}/intake/{report.pk}/", shoot, "27-triage-detail")
+    assert platform.pk
+
+
+def test_supervisor_and_public_pages_in_korean(korean_page, live_server, shoot, central, caseworker) -> None:
+    page = korean_page
+    services.platform_create(acting_user=None, name="Delta", domains=["delta.example"], channel="email", email="d@delta.example")
+    supervisor = factories.make_user("supervisor", central, username="jiho")
+    sign_in(page, live_server, supervisor, factories.make_device(supervisor))
+    page.wait_for_url("**/cases/")
+    base = live_server.url
+    assert caseworker.username in _visit(page, f"{base}/compliance/workload/", shoot, "28-workload")
+    _visit(page, f"{base}/compliance/", shoot, "29-compliance-ko")
+    from takedowns.models import Platform
+
+    _visit(page, f"{base}/compliance/platform/{Platform.objects.get(name='Delta').pk}/report/", shoot, "30-regulator-report")
+    _visit(page, f"{base}/transparency/?lang=ko", shoot, "31-transparency")
