@@ -101,7 +101,8 @@ def test_fingerprint_only_sends_no_image_bytes(page, live_server, tmp_path) -> N
     page.on("request", lambda r: posted.append(r.post_data_buffer or b"") if r.method == "POST" else None)
     page.goto(f"{live_server.url}/report/?lang=en")
     page.locator("#fp-files").set_input_files(str(path))
-    page.wait_for_function("document.querySelector('[data-fingerprint-status]').textContent.includes('✓')")
+    # A locator wait, not wait_for_function: the page's CSP (rightly) forbids evaluating strings.
+    page.locator("[data-fingerprint-status]", has_text="✓").wait_for()
     assert page.locator("#fp-files").evaluate("el => el.files.length") == 0  # cleared: cannot be sent
     page.locator("button[type=submit]").last.click()
     page.get_by_test_id("receipt").wait_for()
