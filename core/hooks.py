@@ -17,6 +17,9 @@ Events fired today (keyword arguments only):
   records): deletes the stored blobs of a report that was not made. Handled by evidence.
 - "intake_case_opened": report, case — files become evidence of the case after the commit.
 - "intake_reports_purged": report_ids — the files of purged reports are deleted after the commit.
+- "backup_facts" (a question): returns a dict of facts for a backup's manifest, read inside the
+  backup's snapshot; "restore_checks" (a question): manifest (or None), returns a list of
+  core.backup.Check for the check after a restore. Handled by evidence.
 
 Handlers run synchronously, inside the firing service's transaction and after its own audit
 event, so what they write commits or rolls back with it. An exception in a handler propagates

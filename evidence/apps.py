@@ -17,3 +17,12 @@ class EvidenceConfig(AppConfig):
         hooks.register("intake_discard_files", intake_files.discard)
         hooks.register("intake_case_opened", intake_files.on_case_opened)
         hooks.register("intake_reports_purged", intake_files.on_reports_purged)
+        # The retention process (cases/retention.py) purges a case's evidence through these.
+        from evidence import retention
+
+        retention.register()
+        # Backups and the check after a restore (core/backup.py).
+        from evidence import backup_checks
+
+        hooks.register("backup_facts", backup_checks.backup_facts)
+        hooks.register("restore_checks", backup_checks.restore_checks)
