@@ -25,6 +25,17 @@ RUN groupadd --system --gid 10001 app \
         --shell /usr/sbin/nologin app \
  && install -d -o app -g app -m 0750 /var/lib/victimsupport
 
+# PostgreSQL client tools for `manage.py backup` and `manage.py restore`. pg_dump refuses a server
+# newer than itself, and Debian bookworm ships 15 while docker-compose.yml runs postgres:16, so the
+# client comes from the PostgreSQL project's repository (its signing key ships in postgresql-common).
+# Keep PG_CLIENT_VERSION at or above the server's major version.
+ARG PG_CLIENT_VERSION=16
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends postgresql-common \
+ && /usr/share/postgresql-common/pgdg/apt.postgresql.org.sh -y \
+ && apt-get install -y --no-install-recommends "postgresql-client-${PG_CLIENT_VERSION}" \
+ && rm -rf /var/lib/apt/lists/*
+
 WORKDIR /app
 
 # Dependencies first, from pyproject.toml alone, so that this layer is reused while only

@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint typecheck deploy-check pytest services bench messages clean
+.PHONY: run test lint typecheck deploy-check pytest services bench messages clean backup restore
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -53,6 +53,18 @@ test: $(VENV)/.dev-installed services lint typecheck deploy-check pytest
 
 bench: $(VENV)/.dev-installed services
 	@ls bench/*.py >/dev/null 2>&1 && for f in bench/*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done || echo "no benchmarks yet"
+
+# Backups (docs/operations.md, "Backups"): the settings come from the environment as for every
+# manage.py command (DJANGO_SETTINGS_MODULE, DATABASE_URL, EVIDENCE_ROOT or the S3 bucket, the keys).
+#   make backup [BACKUP_DIR=/srv/backups]
+#   make restore BACKUP=/srv/backups/backup-20260101T020000Z [RESTORE_ARGS="--database-url URL --evidence-dir DIR"]
+BACKUP_DIR ?= var/backups
+backup: $(VENV)/.run-installed
+	$(BIN)/python manage.py backup --output $(BACKUP_DIR)
+
+restore: $(VENV)/.run-installed
+	@test -n "$(BACKUP)" || { echo "Name the backup folder: make restore BACKUP=var/backups/backup-..."; exit 2; }
+	$(BIN)/python manage.py restore $(BACKUP) $(RESTORE_ARGS)
 
 # Rebuild the translation catalogues after changing strings (needs gettext's msgfmt/xgettext).
 messages: $(VENV)/.dev-installed

@@ -44,7 +44,7 @@ def restore_checks(*, manifest: dict[str, Any] | None) -> list[Check]:
     intake files (decrypted, which authenticates every chunk)."""
     checks = []
     needed = set((manifest or {}).get("facts", {}).get("evidence_key_ids", []))
-    needed.update(Evidence.objects.values_list("key_id", flat=True).distinct())
+    needed.update(backup_facts()["evidence_key_ids"])
     missing_keys = sorted(needed - _configured_key_ids())
     hint = "set EVIDENCE_ENCRYPTION_KEY (or EVIDENCE_ENCRYPTION_OLD_KEYS) to the key in use when the backup was taken"
     problems = [f"no configured key has id {kid}: {hint}" for kid in missing_keys]
