@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView
 
 from cases.intake_urls import staff_urlpatterns as intake_staff_urls
 from core.health import healthz, readyz
+from core.metrics import metrics_view
 from takedowns.compliance_views import transparency_page
 
 urlpatterns = [
@@ -21,4 +22,5 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
+    path("metrics", metrics_view, name="metrics"),
 ]

@@ -6,5 +6,10 @@ class CoreConfig(AppConfig):
     verbose_name = "Core"
 
     def ready(self) -> None:
-        # Registers the OpenAPI descriptions of our authentication classes.
+        # Importing core.api.schema registers the OpenAPI descriptions of our authentication
+        # classes; core.taskmonitor connects the Celery signals (task timings for /metrics,
+        # failures for the failed-work page).
+        from core import taskmonitor
         from core.api import schema  # noqa: F401
+
+        taskmonitor.connect()

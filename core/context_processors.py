@@ -16,6 +16,7 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         "nav_cases": role in (Role.CASEWORKER, Role.SUPERVISOR),
         "nav_audit": role == Role.AUDITOR,
         "nav_users": role == Role.ADMIN,
+        "nav_ops": role == Role.ADMIN,
         "nav_compliance": role in (Role.ANALYST, Role.SUPERVISOR, Role.ADMIN),
         "time_zone_name": settings.TIME_ZONE,
     }

@@ -1,22 +1,172 @@
-"""Health endpoints for load balancers and docker-compose. Answers carry no detail an attacker could use."""
+"""Health endpoints for load balancers and docker-compose. Answers carry no detail an attacker could use.
+
+- /healthz: the process is up (no dependency is touched).
+- /readyz: this web process can do its work. 503 when the database, Redis (the broker) or the
+  evidence storage fails; the worker and beat are reported under "background" but only count
+  with ?strict=1, because taking every web process out of the load balancer when beat is late
+  would turn a delay of background work into an outage for everyone (docs/operations.md, "Health").
+
+The worker ping and the storage probe cost a round trip each (a message through the broker, a
+write to object storage), so their answers are kept READY_CACHE_S seconds per process: a load
+balancer polling every second cannot hammer them. The database and Redis are asked every time.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import storages
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
+from django.utils import timezone
+
+_cache: dict[str, tuple[float, bool]] = {}
+_cache_lock = threading.Lock()
+_redis_clients: dict[str, Any] = {}
+# Probe files live under their own prefix in the evidence storage, never next to evidence.
+HEALTH_PREFIX = "health"
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
 
 
-def readyz(request: HttpRequest) -> JsonResponse:
-    checks: dict[str, bool] = {}
+def _cached(name: str, check: Callable[[], bool]) -> bool:
+    ttl = settings.READY_CACHE_S
+    now = time.monotonic()
+    hit = _cache.get(name)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    value = check()
+    with _cache_lock:
+        _cache[name] = (time.monotonic() + ttl, value)
+    return value
+
+
+def clear_cache() -> None:
+    """For tests: forget the cached worker and storage answers."""
+    with _cache_lock:
+        _cache.clear()
+
+
+def check_database() -> bool:
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
-        checks["database"] = True
+        return True
     except Exception:  # noqa: BLE001 - any failure means not ready
-        checks["database"] = False
-    ok = all(checks.values())
-    return JsonResponse({"status": "ok" if ok else "unavailable", "checks": checks}, status=200 if ok else 503)
+        return False
+
+
+def broker_redis_url() -> str:
+    """The Redis the broker runs on (empty when the broker is not Redis, as in the embedded demo)."""
+    url = str(settings.CELERY_BROKER_URL)
+    if url.startswith(("redis://", "rediss://")):
+        return url
+    return str(settings.REDIS_URL or "")
+
+
+def redis_client(url: str) -> Any:
+    """A client with short timeouts, one per URL per process (its connection pool is reused)."""
+    client = _redis_clients.get(url)
+    if client is None:
+        import redis
+
+        client = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
+        _redis_clients[url] = client
+    return client
+
+
+def check_redis() -> bool | None:
+    url = broker_redis_url()
+    if not url:
+        return None
+    try:
+        return bool(redis_client(url).ping())
+    except Exception:  # noqa: BLE001 - down, refusing, timing out: all mean not ready
+        return False
+
+
+def check_storage() -> bool:
+    """Writes, reads back and deletes a small probe in the evidence storage."""
+    storage = storages["evidence"]
+    name = f"{HEALTH_PREFIX}/probe-{uuid.uuid4().hex}.txt"
+    payload = b"ready"
+    saved = ""
+    try:
+        saved = storage.save(name, ContentFile(payload))
+        with storage.open(saved, "rb") as fh:
+            return bool(fh.read() == payload)
+    except Exception:  # noqa: BLE001 - full disk, lost bucket, wrong credentials: not ready
+        return False
+    finally:
+        if saved:
+            # A leftover probe is harmless; the answer above stands.
+            with contextlib.suppress(Exception):
+                storage.delete(saved)
+
+
+_worker_lock = threading.Lock()
+# Long enough for a worker busy with a task to answer (its pool answers control messages between
+# tasks with the solo pool, at once with prefork); short enough for a load balancer's timeout.
+_WORKER_PING_TIMEOUT_S = 1.0
+
+
+def check_worker() -> bool:
+    """True when at least one Celery worker answers a ping through the broker within a second."""
+    from config.celery import app
+
+    # One ping at a time per process: concurrent /readyz calls share the answer.
+    if not _worker_lock.acquire(blocking=False):
+        hit = _cache.get("worker")
+        return hit[1] if hit is not None else False
+    try:
+        with app.connection_for_write() as conn:
+            # Fail at once when the broker is down, instead of Celery's patient reconnecting.
+            conn.ensure_connection(max_retries=1, interval_start=0, timeout=1)
+            replies = app.control.ping(timeout=_WORKER_PING_TIMEOUT_S, limit=1, connection=conn)
+        return bool(replies)
+    except Exception:  # noqa: BLE001 - no broker, no worker: the answer is no
+        return False
+    finally:
+        _worker_lock.release()
+
+
+def check_beat() -> bool:
+    """True when the beat heartbeat (written every minute by a worker running beat's task) is recent."""
+    from core.models import SystemState
+
+    try:
+        updated = SystemState.objects.filter(key="beat_heartbeat").values_list("updated_at", flat=True).first()
+    except Exception:  # noqa: BLE001 - the database check reports that failure
+        return False
+    return updated is not None and timezone.now() - updated <= timedelta(seconds=settings.READY_BEAT_MAX_AGE_S)
+
+
+def readiness(*, strict: bool = False) -> tuple[bool, dict[str, Any]]:
+    checks: dict[str, bool] = {"database": check_database()}
+    redis_ok = check_redis()
+    if redis_ok is not None:
+        checks["redis"] = redis_ok
+    checks["storage"] = _cached("storage", check_storage)
+    # Without the broker a worker cannot answer: skip the ping rather than wait for it. The
+    # embedded file-system broker (make run) cannot carry a ping at all: unknown (null).
+    worker: bool | None = None
+    if redis_ok is not None:
+        worker = _cached("worker", check_worker) if redis_ok else False
+    background = {"worker": worker, "beat": checks["database"] and check_beat()}
+    ok = all(checks.values()) and (not strict or all(v is not False for v in background.values()))
+    return ok, {"status": "ok" if ok else "unavailable", "checks": checks, "background": background, "strict": strict}
+
+
+def readyz(request: HttpRequest) -> JsonResponse:
+    ok, body = readiness(strict=request.GET.get("strict") in ("1", "true", "yes"))
+    return JsonResponse(body, status=200 if ok else 503)

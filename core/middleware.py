@@ -15,6 +15,7 @@ PUBLIC_PREFIXES = (
     "/api/",  # the API authenticates itself (token, or a verified session)
     "/healthz",
     "/readyz",
+    "/metrics",  # answers a bearer token or a verified administrator itself, 404 to anyone else
     "/report/",
     "/transparency/",
 )

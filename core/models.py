@@ -98,3 +98,48 @@ class SystemState(models.Model):
     key = models.CharField(max_length=80, primary_key=True)
     value = models.JSONField(default=dict)
     updated_at = models.DateTimeField(auto_now=True)
+
+
+class TaskFailure(models.Model):
+    """A Celery task that failed for good (retries exhausted or none), for the failed-work page.
+
+    Recorded by core.taskmonitor from Celery's task_failure signal. Holds only what is needed to
+    recognise and re-send the task: its name, its id and its arguments when they are plain ids
+    (numbers); anything else is left out, and such a task cannot be re-sent from the page. The
+    message is shortened and passed through the log redaction. Repeats of the same failure (same
+    task and arguments, not yet retried) are counted on one row.
+    """
+
+    task_name = models.CharField(max_length=200, db_index=True)
+    task_id = models.CharField(max_length=64)
+    args = models.JSONField(default=list, blank=True)
+    kwargs = models.JSONField(default=dict, blank=True)
+    retryable = models.BooleanField(default=True, help_text=_("False when arguments other than ids were left out."))
+    exception = models.CharField(max_length=200)
+    message = models.CharField(max_length=500, blank=True, default="")
+    first_failed_at = models.DateTimeField()
+    last_failed_at = models.DateTimeField(db_index=True)
+    occurrences = models.PositiveIntegerField(default=1)
+    retried_at = models.DateTimeField(null=True, blank=True)
+    retried_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    retry_task_id = models.CharField(max_length=64, blank=True, default="")
+    dismissed_at = models.DateTimeField(null=True, blank=True)
+    dismissed_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+
+    class Meta:
+        ordering = ["-last_failed_at", "-id"]
+        indexes = [
+            # The page and the metric ask for the open ones (neither retried nor dismissed).
+            models.Index(
+                fields=["-last_failed_at"],
+                name="taskfailure_open",
+                condition=models.Q(retried_at__isnull=True, dismissed_at__isnull=True),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.task_name}[{self.task_id}]"
+
+    @property
+    def is_open(self) -> bool:
+        return self.retried_at is None and self.dismissed_at is None

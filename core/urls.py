@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from core import views
+from core import ops_views, views
 
 app_name = "core"
 
@@ -27,4 +27,9 @@ urlpatterns = [
     path("staff/users/", views.users_view, name="users"),
     path("staff/users/<int:pk>/toggle-active/", views.user_toggle_active_view, name="user_toggle_active"),
     path("staff/users/<int:pk>/reset-two-factor/", views.user_reset_two_factor_view, name="user_reset_two_factor"),
+    # Failed work for administrators (core/ops.py).
+    path("ops/failed/", ops_views.failed_work_view, name="failed_work"),
+    path("ops/failed/task/<int:pk>/retry/", ops_views.task_retry_view, name="task_retry"),
+    path("ops/failed/task/<int:pk>/dismiss/", ops_views.task_dismiss_view, name="task_dismiss"),
+    path("ops/failed/<slug:source>/<int:pk>/retry/", ops_views.stuck_retry_view, name="stuck_retry"),
 ]

@@ -21,3 +21,10 @@ class TakedownsConfig(AppConfig):
 
         hooks.register("intake_urls_added", intake_hooks.urls_to_drafts)
         hooks.register("intake_url_progress", intake_hooks.progress)
+        # The outbox on the administrators' failed-work page and in /metrics (core.ops, core.metrics).
+        from core.metrics import register_collector
+        from core.ops import register_stuck_source
+        from takedowns import ops
+
+        register_stuck_source(ops.NOTICE_SOURCE)
+        register_collector(ops.collect_metrics)

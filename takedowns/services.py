@@ -855,3 +855,65 @@ def request_history(request: TakedownRequest) -> list[str]:
     if request.deadline:
         lines.append(f"Deadline was {request.deadline:%Y-%m-%d %H:%M} UTC.")
     return lines
+
+
+# Failed work (the administrators' page, core.ops) ---------------------------------------------
+
+
+def stuck_notices_filter(now: Any = None) -> Q:
+    """Notices the outbox should have moved on by now: a claim older than NOTICE_CLAIM_TIMEOUT_S
+    (its worker died and the sweeper has not given it back), or due and waiting for longer than
+    OUTBOX_STUCK_AFTER_S (no worker, or no beat to run the sweeper)."""
+    now = now or timezone.now()
+    waiting_since = now - timedelta(seconds=settings.OUTBOX_STUCK_AFTER_S)
+    return Q(status=NoticeStatus.SENDING, claimed_at__lt=now - timedelta(seconds=settings.NOTICE_CLAIM_TIMEOUT_S)) | Q(
+        Q(next_attempt_at__lt=waiting_since) | Q(next_attempt_at__isnull=True, created_at__lt=waiting_since),
+        status=NoticeStatus.PENDING,
+    )
+
+
+# A failed notice matters while its request is still being worked on; once the material is gone
+# (or the platform refused and a person took over) it is history, not failed work.
+FAILED_NOTICE_REQUEST_STATUSES = [*OPEN_STATUSES, RequestStatus.FAILED]
+
+
+def failed_notices_filter() -> Q:
+    return Q(status=NoticeStatus.FAILED, request__status__in=FAILED_NOTICE_REQUEST_STATUSES)
+
+
+def notice_retry(*, notice: Notice, acting_user: User) -> Notice:
+    """An administrator sends a failed or stuck notice again, under the same idempotency key.
+
+    A failed notice gets a fresh round of attempts (its delivery attempts stay on record) and its
+    request, if that failed with it, is queued again. A notice whose worker died is given back at
+    once instead of waiting for the sweeper. A notice that is already due is woken now.
+    """
+    if getattr(acting_user, "role", None) != Role.ADMIN:
+        raise PermissionDenied(_("Only administrators handle failed work."))
+    now = timezone.now()
+    with transaction.atomic():
+        locked = Notice.objects.select_for_update(of=("self",)).select_related("request__case").get(pk=notice.pk)
+        before = locked.status
+        if locked.status == NoticeStatus.SENDING:
+            if locked.claimed_at and locked.claimed_at >= now - timedelta(seconds=settings.NOTICE_CLAIM_TIMEOUT_S):
+                raise Conflict(_("This notice is being sent right now."))
+        elif locked.status not in (NoticeStatus.FAILED, NoticeStatus.PENDING):
+            raise Conflict(_("This notice is not failed or stuck."))
+        previous_attempts = locked.attempts
+        locked.status = NoticeStatus.PENDING
+        locked.next_attempt_at = now
+        locked.enqueued_at = None
+        locked.claimed_at = None
+        if before == NoticeStatus.FAILED:
+            locked.attempts = 0
+        locked.save(update_fields=["status", "next_attempt_at", "enqueued_at", "claimed_at", "attempts"])
+        request = locked.request
+        if before == NoticeStatus.FAILED and locked.kind != NoticeKind.ESCALATION and request.status == RequestStatus.FAILED:
+            request.status = RequestStatus.QUEUED
+            request.save(update_fields=["status", "updated_at"])
+        audit.record(
+            "takedown.notice_retry", actor=acting_user, obj=request, centre_id=request.case.centre_id,
+            details={"notice": locked.pk, "from": before, "attempts": previous_attempts},
+        )  # fmt: skip
+        _wake_on_commit(locked.pk)
+    return locked

@@ -8,6 +8,7 @@ import dj_database_url
 from django.utils.translation import gettext_lazy as _
 
 from config.env import env_bool, env_int, env_list, env_str
+from core.logs import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
@@ -31,6 +32,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so that every log line of the request carries its id (core/logs.py).
+    "core.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -278,11 +281,18 @@ INTAKE_STATUS_PER_MINUTE = env_int("INTAKE_STATUS_PER_MINUTE", 120)
 INTAKE_RETENTION_DAYS = env_int("INTAKE_RETENTION_DAYS", 90)
 CASE_REFERENCE_PREFIX = env_str("CASE_REFERENCE_PREFIX", "KR")
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.request": {"level": "ERROR"}},
-}
+# Operations: health, metrics, failed work (docs/operations.md).
+# /metrics answers `Authorization: Bearer <METRICS_TOKEN>` (empty: only signed-in administrators).
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+# /readyz?strict=1 (and the "beat" answer) counts beat as late after this many seconds without a heartbeat.
+READY_BEAT_MAX_AGE_S = env_int("READY_BEAT_MAX_AGE_S", 180)
+# Seconds each process keeps its answer for the worker ping and the storage probe.
+READY_CACHE_S = env_int("READY_CACHE_S", 10)
+# A due notice waiting this long (no worker, no sweeper) counts as stuck on the failed-work page.
+OUTBOX_STUCK_AFTER_S = env_int("OUTBOX_STUCK_AFTER_S", 600)
+
+# Logs: plain lines for people (local), JSON lines for log collectors (production's default);
+# either way redacted and tagged with the request or task id (core/logs.py).
+LOG_FORMAT = env_str("LOG_FORMAT", "plain")
+LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
+LOGGING = logging_config(fmt=LOG_FORMAT, level=LOG_LEVEL)

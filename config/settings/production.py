@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from config.env import env_bool, env_int, env_key32, env_list, env_secret, env_str
 from config.settings.base import *
+from core.logs import logging_config
 
 DEBUG = False
 SECRET_KEY = env_secret("SECRET_KEY")
@@ -58,3 +59,7 @@ if EVIDENCE_S3_BUCKET:
     }
 
 EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+
+# Log collectors read JSON lines; LOG_FORMAT=plain gives readable lines for `docker compose logs`.
+LOG_FORMAT = env_str("LOG_FORMAT", "json")
+LOGGING = logging_config(fmt=LOG_FORMAT, level=LOG_LEVEL)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import re
+import time
 
 import dj_database_url
 
 from config.env import env_str
 from config.settings.base import *
+from core.logs import logging_config
 
 DEBUG = False
 SECRET_KEY = "test-only-key-0123456789-abcdefghijklmnopqrstuvwxyz"
@@ -47,3 +49,14 @@ WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 LANGUAGE_CODE = "en"  # assertions read English; tests/test_i18n.py checks Korean
+
+# Every process of a test run (pytest and the workers it starts, which inherit the variable)
+# appends JSON lines to one file; at the end of the run tests/conftest.py searches it for the
+# receipt codes and tokens the run created (docs/operations.md, "Logs").
+TEST_LOG_FILE = env_str("TEST_LOG_FILE", "")
+if not TEST_LOG_FILE:
+    TEST_LOG_FILE = str(VAR_DIR / "test-logs" / f"{TEST_RUN_ID}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log")
+    os.environ["TEST_LOG_FILE"] = TEST_LOG_FILE
+LOGGING = logging_config(fmt=LOG_FORMAT, level=LOG_LEVEL, file=TEST_LOG_FILE)
+# A task that fails on request, known to every test worker (tests/core/test_failed_work.py).
+CELERY_IMPORTS = ["tests.core.celery_tasks"]
