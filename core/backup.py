@@ -328,7 +328,10 @@ def _write_parts(work: Path, created: datetime, dump_tool: Path, include_evidenc
         facts = _facts()
     evidence: dict[str, Any] = {"copied": include_evidence, "files": 0, "bytes": 0}
     if include_evidence:
-        evidence.update(_copy_evidence_out(work))
+        try:
+            evidence.update(_copy_evidence_out(work))
+        except OSError as exc:
+            raise BackupError(f"Copying the evidence storage failed: {exc}") from exc
     return {
         "format": FORMAT,
         "created_at": created.isoformat(timespec="seconds"),
@@ -496,7 +499,13 @@ def restore_backup(
     _run_tool([*args, f"--dbname={params['NAME']}", str(folder / manifest["database"]["file"])], _pg_env(params),
               "pg_restore")  # fmt: skip
     if copy_files:
-        _copy_evidence_in(folder, target, replace=force)
+        try:
+            _copy_evidence_in(folder, target, replace=force)
+        except (OSError, BackupError) as exc:
+            raise BackupError(
+                f"The database was restored, but copying the evidence failed: {exc} "
+                "Run the restore again with --force once the cause is fixed."
+            ) from exc
     with use_target(database_url, evidence_dir):
         report = check_restore(folder)
         audit.record_now(
