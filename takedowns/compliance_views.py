@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy
 
 from cases.models import Category
 from core.roles import COMPLIANCE_ROLES
-from takedowns import compliance
+from takedowns import charts, compliance, rollup
 
 
 class FilterForm(forms.Form):
@@ -55,57 +55,35 @@ FIELDS = ["platform", "requests", "removed", "removal_rate", "median_hours_to_re
           "overdue", "median_hours_to_first_answer", "reappeared", "reappearance_rate", "renotices", "escalations"]  # fmt: skip
 
 
+def _summary(filters: compliance.Filters) -> compliance.Summary:
+    rollup.refresh_if_dirty()
+    return compliance.summary(filters)
+
+
 def dashboard(request: HttpRequest) -> HttpResponse:
     form, filters = _filters(request)
-    rows = compliance.platform_figures(filters)
-    overall = compliance.overall_figures(filters)
+    summary = _summary(filters)
     if request.GET.get("format") == "csv":
-        return _csv("compliance", FIELDS, [[compliance.as_api(r)[f] for f in FIELDS] for r in [*rows, overall]])
-    weeks = compliance.removals_by_week(filters)
+        rows = [*summary.rows, summary.overall]
+        return _csv("compliance", FIELDS, [[compliance.as_api(r)[f] for f in FIELDS] for r in rows])
     return render(request, "takedowns/compliance.html", {
-        "form": form, "rows": rows, "overall": overall, "weeks": weeks, "query": request.GET.urlencode(),
-        "chart": _bar_chart([(w.strftime("%m-%d"), n) for w, n in weeks]),
-        "deadline_chart": _bar_chart([(r.platform[:12], round((r.within_sla_rate or 0) * 100)) for r in rows], label="% within deadline"),
-        "reappear_chart": _bar_chart(
-            [(w.strftime("%m-%d"), n) for w, n in compliance.reappearances_by_week(filters)], label="reappearances by week"
-        ),
+        "form": form, "rows": summary.rows, "overall": summary.overall, "query": request.GET.urlencode(),
+        "charts": list(charts.build(summary).values()),
     })  # fmt: skip
 
 
-def weekly_csv(request: HttpRequest) -> HttpResponse:
+def chart_download(request: HttpRequest, name: str, ext: str) -> HttpResponse:
+    """One chart as an image (SVG) or its data (CSV), for the same filters as the dashboard."""
     _form, filters = _filters(request)
-    return _csv("removals-by-week", ["week", "removed"], [[w.isoformat(), n] for w, n in compliance.removals_by_week(filters)])
-
-
-def weekly_svg(request: HttpRequest) -> HttpResponse:
-    _form, filters = _filters(request)
-    chart = _bar_chart([(w.strftime("%m-%d"), n) for w, n in compliance.removals_by_week(filters)])
-    response = HttpResponse(chart, content_type="image/svg+xml")
-    response["Content-Disposition"] = 'attachment; filename="removals-by-week.svg"'
+    chart = charts.build(_summary(filters)).get(name)
+    if chart is None or ext not in ("svg", "csv"):
+        raise Http404
+    if ext == "csv":
+        return _csv(name, chart.header, chart.rows)
+    response = HttpResponse(chart.svg or charts.empty(chart.title), content_type="image/svg+xml")
+    response["Content-Disposition"] = f'attachment; filename="{name}.svg"'
     response["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
     return response
-
-
-def _bar_chart(points: list[tuple[str, int]], width: int = 720, height: int = 220, label: str = "removals by week") -> str:
-    """A plain SVG bar chart drawn on the server: no script, no external asset."""
-    if not points:
-        return ""
-    top = max(n for _label, n in points) or 1
-    step = width / len(points)
-    bars = []
-    for i, (label, n) in enumerate(points):
-        h = (height - 40) * n / top
-        bar = min(max(step - 8, 2), 48)  # a lone week is a bar, not a wall
-        x = i * step + (step - bar) / 2
-        bars.append(
-            f'<rect x="{x:.1f}" y="{height - 20 - h:.1f}" width="{bar:.1f}" height="{h:.1f}" fill="#2f5d8a">'
-            f"<title>{label}: {n}</title></rect>"
-            f'<text x="{x + bar / 2:.1f}" y="{height - 5}" font-size="10" text-anchor="middle">{label}</text>'
-        )
-    return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" role="img" aria-label="{label}">'
-        f'<text x="4" y="12" font-size="11">max {top}</text>{"".join(bars)}</svg>'
-    )
 
 
 def requests_behind(request: HttpRequest) -> HttpResponse:

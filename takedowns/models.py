@@ -289,3 +289,45 @@ class WatchlistHit(models.Model):
 
     class Meta:
         ordering = ["-at", "-id"]
+
+
+class ComplianceDay(models.Model):
+    """Daily roll-up of the compliance figures: one row per day (of sent_at, in the centre's time
+    zone), platform and case category. Kept current by takedowns.rollup.refresh, which rebuilds the
+    days that triggers mark in ComplianceDirty. Holds no URL, case or victim: only counts and the
+    few numbers per request that exact percentiles and "overdue now" need, packed little-endian."""
+
+    day = models.DateField()
+    platform = models.ForeignKey(Platform, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    category = models.CharField(max_length=32)
+    requests = models.PositiveIntegerField(default=0)
+    removed = models.PositiveIntegerField(default=0)
+    in_time = models.PositiveIntegerField(default=0)
+    reappeared = models.PositiveIntegerField(default=0)
+    escalations = models.PositiveIntegerField(default=0)
+    renotices = models.PositiveIntegerField(default=0)
+    # int32 seconds from first delivery to removal / to the platform's first answer, one per request.
+    removal_seconds = models.BinaryField(default=b"")
+    answer_seconds = models.BinaryField(default=b"")
+    # int64 epoch seconds: deadlines of requests not removed, and of requests still open (both
+    # compared with "now" when figures are read, so the roll-up never goes stale as time passes).
+    unremoved_deadlines = models.BinaryField(default=b"")
+    open_deadlines = models.BinaryField(default=b"")
+    # int64 epoch seconds of each removal and each reappearance (the weekly charts count them).
+    removed_times = models.BinaryField(default=b"")
+    reappeared_times = models.BinaryField(default=b"")
+
+    class Meta:
+        indexes = [models.Index(fields=["day", "platform"], name="compliance_day")]
+
+
+class ComplianceDirty(models.Model):
+    """Hours (of sent_at) whose requests changed since the last roll-up refresh. Filled by
+    PostgreSQL triggers on takedown requests, their re-notices and their cases' category (migration
+    takedowns 0006), emptied by takedowns.rollup.refresh.
+
+    Append-only on purpose, with no unique hour: "insert if missing" would let a change whose
+    transaction commits just after a refresh's DELETE be forgotten (its INSERT found the old row
+    and did nothing). Each statement adds its own row; a refresh deletes only what it could see."""
+
+    hour = models.DateTimeField()

@@ -33,7 +33,7 @@ from django.utils.translation import gettext as _
 
 from core import audit
 from core.roles import COMPLIANCE_ROLES
-from takedowns import compliance
+from takedowns import compliance, rollup
 from takedowns.compliance_views import FilterForm
 from takedowns.jurisdictions import legal_basis, resolve
 from takedowns.models import OPEN_STATUSES, Check, Notice, Platform, TakedownRequest
@@ -265,8 +265,10 @@ def build_report(platform: Platform, *, since: date, until: date, now: datetime 
     """The report's data for `platform`, requests sent in [since, until), in the active language."""
     now = now or timezone.now()
     zone = centre_zone()
-    scope = compliance.scoped(compliance.Filters(since=since, until=until, platform_id=platform.pk))
-    figures = compliance.figures_for(scope, platform_id=platform.pk, name=platform.name)
+    filters = compliance.Filters(since=since, until=until, platform_id=platform.pk)
+    rollup.refresh_if_dirty()
+    scope = compliance.scoped(filters)
+    figures = compliance.figures_for_platform(filters, platform)
     overdue, overdue_total = _entries(
         scope.filter(status__in=OPEN_STATUSES, deadline__lt=now).order_by("deadline", "pk"), now=now, zone=zone
     )

@@ -90,3 +90,11 @@ def scan_due_watchlists() -> int:
     from takedowns.watchlists import schedule_due_scans
 
     return schedule_due_scans()
+
+
+@shared_task(name="takedowns.tasks.refresh_compliance_rollup")
+def refresh_compliance_rollup() -> int | None:
+    """Every minute: rebuild the compliance roll-up's changed days (takedowns.rollup)."""
+    from takedowns import rollup
+
+    return rollup.refresh(wait=False)

@@ -226,6 +226,7 @@ CELERY_BEAT_SCHEDULE = {
     "poll-tickets": {"task": "takedowns.tasks.poll_tickets", "schedule": 300.0},
     "process-deadlines": {"task": "takedowns.tasks.process_deadlines_task", "schedule": 300.0},
     "scan-watchlists": {"task": "takedowns.tasks.scan_due_watchlists", "schedule": 300.0},
+    "refresh-compliance-rollup": {"task": "takedowns.tasks.refresh_compliance_rollup", "schedule": 60.0},
     "purge-stale-intake": {"task": "cases.tasks.purge_stale_intake", "schedule": 24 * 3600.0},
 }
 

@@ -263,6 +263,7 @@ class CompliancePlatformsApi(APIView):
 
     @extend_schema(parameters=[ComplianceQuery], responses={200: dict})
     def get(self, request: Request) -> Response:
+        from takedowns import rollup
         from takedowns.compliance import Filters, as_api, platform_figures
 
         if getattr(request.user, "role", None) not in ("analyst", "supervisor", "admin"):
@@ -272,6 +273,7 @@ class CompliancePlatformsApi(APIView):
         v = query.validated_data
         if v.get("since") and v.get("until") and v["since"] >= v["until"]:
             return Response({"detail": "since must be before until."}, status=status.HTTP_400_BAD_REQUEST)
+        rollup.refresh_if_dirty()
         rows = platform_figures(
             Filters(since=v.get("since"), until=v.get("until"), jurisdiction=v.get("jurisdiction"), category=v.get("category"))
         )

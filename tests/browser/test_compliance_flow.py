@@ -34,7 +34,7 @@ def test_dashboard_chart_drilldown_and_csv(page, live_server, shoot, central) ->
     sign_in(page, live_server, analyst, factories.make_device(analyst))
     page.wait_for_url("**/compliance/**")
     assert page.get_by_role("heading", name="How platforms respond").is_visible()
-    chart = page.get_by_test_id("chart-removals").locator("svg")
+    chart = page.get_by_test_id("chart-removals-by-week").locator("svg")
     box = chart.bounding_box()
     assert box is not None
     assert box["width"] > 200

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from takedowns import services
+from takedowns import rollup, services
 from takedowns.compliance import Filters, nearest_rank, overall_figures, platform_figures
 from takedowns.models import TakedownRequest
 from tests import factories
@@ -48,6 +48,7 @@ def data(caseworker):
     other = factories.make_case(caseworker, category="sextortion")
     _request(other, caseworker, "https://beta.example/1", removed_after=1)
     _request(other, caseworker, "https://beta.example/2", removed_after=1)
+    rollup.refresh()  # what beat and the pages do before figures are read
     return a, b
 
 
