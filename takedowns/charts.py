@@ -38,13 +38,13 @@ def _svg(width: int, height: int, title: str, body: str) -> str:
     )
 
 
-def empty(title: str, width: int = 720, height: int = 60) -> str:
+def empty(title: str, width: int = 560, height: int = 60) -> str:
     """What a download holds when the period has nothing to draw: a chart that says so."""
     text = escape(_("Nothing to show in this period."))
     return _svg(width, height, title, f'<text x="8" y="34" font-size="13" fill="#333">{text}</text>')
 
 
-def columns(points: list[tuple[str, int]], *, title: str, width: int = 720, height: int = 240) -> str:
+def columns(points: list[tuple[str, int]], *, title: str, width: int = 560, height: int = 220) -> str:
     """Vertical bars over time (weeks)."""
     if not points:
         return ""
@@ -71,11 +71,11 @@ def columns(points: list[tuple[str, int]], *, title: str, width: int = 720, heig
     return _svg(width, height, title, "".join(parts))
 
 
-def hbars(points: list[tuple[str, float]], *, title: str, unit: str = "%", width: int = 720) -> str:
+def hbars(points: list[tuple[str, float]], *, title: str, unit: str = "%", width: int = 560) -> str:
     """Horizontal bars, one per platform (long names stay readable), values 0..100."""
     if not points:
         return ""
-    row, left = 22, 170
+    row, left = 22, 140
     height = 24 + row * len(points)
     parts = []
     for i, (label, value) in enumerate(points):
@@ -102,23 +102,22 @@ def bucket_labels() -> list[str]:
     return labels
 
 
-def stacked(rows: list[tuple[str, list[int]]], *, title: str, width: int = 720) -> str:
+def stacked(rows: list[tuple[str, list[int]]], *, title: str, width: int = 560) -> str:
     """Per platform, the share of its removals in each time bucket: 100% stacked horizontal bars."""
     rows = [(name, counts) for name, counts in rows if sum(counts)]
     if not rows:
         return ""
     labels = bucket_labels()
-    row, left = 22, 170
-    legend_h = 22
+    row, left = 22, 140
+    legend_h = 44
     height = legend_h + 16 + row * len(rows)
     parts = []
-    x = 4.0
-    for label, colour in zip(labels, BUCKET_COLOURS, strict=True):
+    for i, (label, colour) in enumerate(zip(labels, BUCKET_COLOURS, strict=True)):
+        x, y = 4 + (i % 3) * (width // 3), 4 + (i // 3) * 20
         parts.append(
-            f'<rect x="{x:.0f}" y="4" width="12" height="12" fill="{colour}"/>'
-            f'<text x="{x + 16:.0f}" y="14" font-size="11" fill="#222">{escape(label)}</text>'
+            f'<rect x="{x}" y="{y}" width="12" height="12" fill="{colour}"/>'
+            f'<text x="{x + 16}" y="{y + 10}" font-size="12" fill="#222">{escape(label)}</text>'
         )
-        x += 18 + 7 * len(label) + 14
     for i, (name, counts) in enumerate(rows):
         y = legend_h + 8 + i * row
         total = sum(counts)

@@ -39,6 +39,14 @@ def test_dashboard_chart_drilldown_and_csv(page, live_server, shoot, central) ->
     assert box is not None
     assert box["width"] > 200
     assert chart.locator("rect").count() >= 1
+    # The distribution of time to removal and the deadline chart render too (no reappearances here).
+    for name in ("time-to-removal", "deadline-compliance"):
+        other = page.get_by_test_id(f"chart-{name}").locator("svg")
+        assert other.bounding_box()["width"] > 200
+        assert other.locator("rect").count() >= 2
+    with page.expect_download() as image:
+        page.get_by_test_id("chart-time-to-removal").locator("..").get_by_role("link", name="Download as image (SVG)").click()
+    assert Path(image.value.path()).read_text(encoding="utf-8").startswith("<svg")
     shoot(page, "18-compliance-dashboard")
     with page.expect_download() as download:
         page.get_by_role("link", name="Download this table (CSV)").click()
