@@ -22,7 +22,7 @@ from django.conf import settings
 from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric, SummaryMetricFamily
 
 from core import health, taskmonitor
@@ -30,6 +30,8 @@ from core.roles import Role
 
 logger = logging.getLogger(__name__)
 PREFIX = "victimsupport"
+# The classic text format, which every Prometheus version reads (our names are plain ASCII).
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 Collector = Callable[[], Iterable[Metric]]
 _collectors: list[Collector] = []
 
@@ -188,4 +190,4 @@ def _authorised(request: HttpRequest) -> bool:
 def metrics_view(request: HttpRequest) -> HttpResponse:
     if request.method != "GET" or not _authorised(request):
         raise Http404
-    return HttpResponse(render(), content_type=CONTENT_TYPE_LATEST)
+    return HttpResponse(render(), content_type=CONTENT_TYPE)

@@ -161,3 +161,63 @@ def wait_until(predicate, timeout: float = 30.0, interval: float = 0.2):
             return value
         time.sleep(interval)
     raise AssertionError("condition not met in time")
+
+
+# Log privacy (docs/operations.md, "Logs") -------------------------------------------------------
+# Every process of a test run appends its log lines to one file (TEST_LOG_FILE, set up in
+# config/settings/test.py; the workers the tests start inherit it). Each receipt code and API
+# token the run creates is remembered here, and when the run ends the file is searched for them:
+# a hit fails the run, naming the kind of value and the line's logger, never the value itself.
+
+_SENSITIVE: dict[str, set[str]] = {"receipt code": set(), "API token": set()}
+_TEST_LOG_KEEP_DAYS = 3
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _remember_sensitive_values():
+    from cases import intake
+    from core import services as core_services
+
+    new_receipt, api_token_issue = intake.new_receipt, core_services.api_token_issue
+
+    def remembered_receipt() -> str:
+        receipt = new_receipt()
+        _SENSITIVE["receipt code"].update({receipt, intake.normalise_receipt(receipt)})
+        return receipt
+
+    def remembered_token(**kwargs):
+        key = api_token_issue(**kwargs)
+        _SENSITIVE["API token"].add(key)
+        return key
+
+    intake.new_receipt, core_services.api_token_issue = remembered_receipt, remembered_token
+    yield
+    intake.new_receipt, core_services.api_token_issue = new_receipt, api_token_issue
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    import json
+
+    log_file = Path(getattr(settings, "TEST_LOG_FILE", "") or "")
+    if log_file.parent.is_dir():
+        for old in log_file.parent.glob("*.log"):
+            if time.time() - old.stat().st_mtime > _TEST_LOG_KEEP_DAYS * 86400:
+                old.unlink(missing_ok=True)
+    if not log_file.is_file() or not any(_SENSITIVE.values()):
+        return
+    found: set[tuple[str, str]] = set()
+    with log_file.open(encoding="utf-8", errors="replace") as lines:
+        for line in lines:
+            for kind, values in _SENSITIVE.items():
+                if any(value in line for value in values):
+                    try:
+                        logger = str(json.loads(line).get("logger", "?"))
+                    except ValueError:
+                        logger = "?"
+                    found.add((kind, logger))
+    if found:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        message = ", ".join(f"{kind} (logger {logger})" for kind, logger in sorted(found))
+        if reporter is not None:
+            reporter.write_line(f"LOG PRIVACY: the run's log ({log_file}) holds: {message}.", red=True, bold=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
