@@ -77,6 +77,10 @@ SETTINGS_VARIABLES = [
     "STATIC_ROOT",
     "VAR_DIR",
     "LOG_LEVEL",
+    "LOG_FORMAT",
+    "METRICS_TOKEN",
+    "READY_BEAT_MAX_AGE_S",
+    "READY_CACHE_S",
     "DEBUG",
 ]
 # Read by docker-compose.yml for the postgres and minio containers.
