@@ -234,9 +234,6 @@ def logging_config(*, fmt: str = "plain", level: str = "INFO", file: str | Path 
         "formatters": {"plain": {"()": "core.logs.PlainFormatter"}, "json": {"()": "core.logs.JsonFormatter"}},
         "handlers": handlers,
         "root": {"handlers": list(handlers), "level": level},
-        "loggers": {
-            "django.request": {"level": "ERROR"},
-            # Celery's own handlers are not used (core.taskmonitor keeps this configuration in workers).
-            "celery.redirected": {"level": "WARNING"},
-        },
+        # Workers and beat use this configuration too, not Celery's (core.taskmonitor.on_setup_logging).
+        "loggers": {"django.request": {"level": "ERROR"}},
     }

@@ -10,6 +10,7 @@ from django.test import Client
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
+from core import audit
 from core.models import TaskFailure
 from takedowns import services
 from takedowns.models import Notice, TakedownRequest
@@ -137,6 +138,8 @@ def test_system_figures_beat_audit_chain_alerts_and_open_failures(settings, cent
     factories.make_user("admin", central, email="admin@centre.example")
     beat_heartbeat()
     verify_audit_chain_task()
+    for _ in range(2):
+        audit.record_now("evidence.verify_failed", actor=None, object_type="evidence.evidence", object_id=1)
     TaskFailure.objects.create(
         task_name="x.y", task_id="1", exception="builtins.RuntimeError", first_failed_at=timezone.now(),
         last_failed_at=timezone.now(),
@@ -145,7 +148,7 @@ def test_system_figures_beat_audit_chain_alerts_and_open_failures(settings, cent
     assert 0 <= _value(samples, "victimsupport_beat_heartbeat_age_seconds") < 60
     assert _value(samples, "victimsupport_audit_chain_ok") == 1
     assert _value(samples, "victimsupport_alert_events_24h", action="audit.chain_broken") == 0
-    assert _value(samples, "victimsupport_alert_events_24h", action="evidence.verify_failed") == 0
+    assert _value(samples, "victimsupport_alert_events_24h", action="evidence.verify_failed") == 2
     assert _value(samples, "victimsupport_task_failures_open") == 1
 
 
