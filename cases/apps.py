@@ -4,3 +4,14 @@ from django.apps import AppConfig
 class CasesConfig(AppConfig):
     name = "cases"
     verbose_name = "Cases"
+
+    def ready(self) -> None:
+        from django.core import checks
+
+        from cases.checks import retention_settings
+        from cases.retention_views import case_retention_panel
+        from core.panels import register_case_panel
+
+        # Legal hold and deletion requests on the case page (templates/cases/retention_panel.html).
+        register_case_panel(case_retention_panel)
+        checks.register(retention_settings)

@@ -22,7 +22,15 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from cases.models import IntakeFingerprint, IntakeMessage, IntakeReport, IntakeStatus, IntakeURL, ReporterRole
+from cases.models import (
+    DeletionTombstone,
+    IntakeFingerprint,
+    IntakeMessage,
+    IntakeReport,
+    IntakeStatus,
+    IntakeURL,
+    ReporterRole,
+)
 from core import audit, hooks
 from core.errors import ServiceError
 
@@ -238,6 +246,7 @@ def intake_progress(report: IntakeReport) -> dict[str, Any]:
     return {
         "status": report.status,
         "status_label": str(IntakeStatus(report.status).label),
+        "deletion": _deletion_progress(report),
         "received_on": report.received_on.isoformat(),
         "urls": [{"url": u.url, "progress": url_states.get(u.takedown_id or 0, str(_("Waiting for review")))} for u in report.urls.all()],
         "messages": [{"from_staff": m.from_staff, "text": m.text, "on": m.sent_on.isoformat()} for m in report.messages.all()],
@@ -246,6 +255,28 @@ def intake_progress(report: IntakeReport) -> dict[str, Any]:
             "police_referral": report.consent_police_referral, "legal_support": report.consent_legal_support,
         },
     }  # fmt: skip
+
+
+def _deletion_progress(report: IntakeReport) -> dict[str, str] | None:
+    """Where the reporter's deletion request stands, in plain words (None: never asked)."""
+    from cases.deletion import deletion_state_for_report
+    from cases.models import DeletionStatus
+
+    request = deletion_state_for_report(report)
+    if request is None:
+        return None
+    words = {
+        DeletionStatus.PENDING: _("You asked us to delete your report. A supervisor will look at your request soon."),
+        DeletionStatus.APPROVED: _("Your request was accepted. We are deleting your report and what you sent us."),
+        DeletionStatus.ON_HOLD: _(
+            "We cannot delete your report yet, because the law requires us to keep it for now. "
+            "A staff member will contact you to explain."
+        ),
+        DeletionStatus.REFUSED: _("We could not delete your report. A staff member will contact you to explain why."),
+        DeletionStatus.DONE: _("Your request was carried out."),
+    }
+    return {"status": request.status, "message": str(words[DeletionStatus(request.status)]),
+            "requested_on": timezone.localdate(request.requested_at).isoformat()}  # fmt: skip
 
 
 @transaction.atomic
@@ -313,10 +344,27 @@ def intake_withdraw_consent(*, report: IntakeReport, kind: str) -> None:
 
 @transaction.atomic
 def intake_request_deletion(*, report: IntakeReport) -> None:
+    """The reporter asks for deletion: a request for a supervisor's decision (cases/deletion.py).
+    Asking again while one is open changes nothing."""
+    from cases.deletion import deletion_request_from_reporter
+
+    report = IntakeReport.objects.select_for_update().get(pk=report.pk)
+    request = deletion_request_from_reporter(report=report)
+    if report.status == IntakeStatus.DELETION_REQUESTED:
+        return
     report.status = IntakeStatus.DELETION_REQUESTED
     report.deletion_requested_at = timezone.now()
     report.save(update_fields=["status", "deletion_requested_at"])
-    audit.record("intake.deletion_requested", actor=None, obj=report)
+    audit.record("intake.deletion_requested", actor=None, obj=report, details={"request": request.pk})
+
+
+def intake_find_deleted(receipt: str) -> DeletionTombstone | None:
+    """What remains of a deleted report, for its receipt. Call after intake_find() answered None:
+    that already spent the same scrypt work as for any wrong receipt."""
+    normalised = normalise_receipt(receipt)
+    if not 16 <= len(normalised) <= 64:
+        return None
+    return DeletionTombstone.objects.filter(receipt_lookup=_lookup_key(normalised)).first()
 
 
 @transaction.atomic
@@ -367,23 +415,18 @@ def _link(report: IntakeReport, case: Any, acting_user: Any, action: str) -> Non
 
 
 def purge_stale_reports() -> int:
-    """Deletes reports never turned into a case after INTAKE_RETENTION_DAYS, leaving an audited
-    record that (and how many) were deleted — never what they said."""
+    """Deletes reports never turned into a case after INTAKE_RETENTION_DAYS (0: never), leaving
+    an audited record that (and how many) were deleted — never what they said. The daily
+    retention run does this among its policies (cases/retention.py)."""
     from datetime import timedelta
 
+    from cases.retention import INTAKE_REPORTS, reports_purge
+
+    if not settings.INTAKE_RETENTION_DAYS:
+        return 0
     cutoff = timezone.localdate() - timedelta(days=settings.INTAKE_RETENTION_DAYS)
-    with transaction.atomic():
-        stale = IntakeReport.objects.filter(case__isnull=True, received_on__lt=cutoff)
-        ids = list(stale.values_list("pk", flat=True))
-        if not ids:
-            return 0
-        hooks.fire("intake_reports_purged", report_ids=ids)
-        IntakeReport.objects.filter(pk__in=ids).delete()
-        audit.record(
-            "intake.purged", actor=None, object_type="cases.intakereport",
-            details={"count": len(ids), "policy_days": settings.INTAKE_RETENTION_DAYS},
-        )  # fmt: skip
-    return len(ids)
+    ids = list(IntakeReport.objects.filter(case__isnull=True, received_on__lt=cutoff).values_list("pk", flat=True))
+    return reports_purge(report_ids=ids, policy=INTAKE_REPORTS) if ids else 0
 
 
 def intake_attach_to_case(*, report: IntakeReport, case: Any, acting_user: Any) -> None:

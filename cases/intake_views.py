@@ -162,6 +162,10 @@ def _with_report(request: HttpRequest, action: Callable[[IntakeReport], None] | 
                 report.refresh_from_db()
             context = {"progress": intake.intake_progress(report), "receipt": form.cleaned_data["receipt"], "notice": notice}
             return _public(render(request, "intake/status.html", context))
+        tombstone = intake.intake_find_deleted(form.cleaned_data["receipt"])
+        if tombstone is not None:
+            # Deleted (at the reporter's request or by policy): say so and when; no action applies.
+            return _public(render(request, "intake/deleted.html", {"tombstone": tombstone}))
         error = _("We could not find a report with that receipt code. Check it and try again.")
     return _public(render(request, "intake/status_lookup.html", {"form": form, "error": error}, status=404 if error else 200))
 

@@ -4,6 +4,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
+from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
 from core.crypto import EncryptedTextField
@@ -105,6 +106,11 @@ class Case(models.Model):
     def __str__(self) -> str:
         return self.reference
 
+    @cached_property
+    def active_legal_hold(self) -> LegalHold | None:
+        """The legal hold in force, if any: while there is one, nothing of the case is purged."""
+        return self.legal_holds.filter(lifted_at__isnull=True).select_related("set_by").first()
+
 
 class ConsentRecord(models.Model):
     """One decision about one kind of consent. History is kept; the newest per kind is in force."""
@@ -162,6 +168,8 @@ class EventKind(models.TextChoices):
     EDIT = "edit", _("Details edited")
     TAKEDOWN = "takedown", _("Takedown")
     EVIDENCE = "evidence", _("Evidence")
+    LEGAL_HOLD = "legal_hold", _("Legal hold")
+    DELETION_REQUEST = "deletion_request", _("Deletion request")
 
 
 class CaseEvent(models.Model):
@@ -211,6 +219,10 @@ class CaseEvent(models.Model):
                 "escalated": _("escalated to the regulator"), "found_again": _("known material found again by a watchlist scan"),
             }  # fmt: skip
             return f"#{d.get('request', '')}: {words.get(str(d.get('status', '')), d.get('status', ''))}"
+        if self.kind == EventKind.LEGAL_HOLD and d:
+            return str(_("set") if d.get("hold") == "set" else _("lifted"))
+        if self.kind == EventKind.DELETION_REQUEST and d:
+            return label(dict(DeletionStatus.choices), "status")
         return ""
 
 
@@ -286,3 +298,99 @@ class IntakeMessage(models.Model):
 
     class Meta:
         ordering = ["id"]
+
+
+# Retention: legal holds, deletion requests and what remains of deleted reports (docs/retention.md).
+
+
+class LegalHold(models.Model):
+    """A supervisor's order to keep a case (an investigation, a court order, a complaint pending).
+
+    While a hold is active (lifted_at empty) no retention purge touches the case, whether by the
+    closed-case policy or by a deletion request. History is kept: lifting fills lifted_*.
+    """
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="legal_holds")
+    # Staff-only text that may cite an investigation; encrypted like other case text.
+    reason = EncryptedTextField()
+    set_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    set_at = models.DateTimeField(auto_now_add=True)
+    lifted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    lifted_at = models.DateTimeField(null=True, blank=True)
+    lift_reason = EncryptedTextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["-set_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["case"], condition=models.Q(lifted_at__isnull=True), name="one_active_legal_hold")
+        ]
+
+
+class DeletionSource(models.TextChoices):
+    REPORTER = "reporter", _("The reporter, on the status page")
+    STAFF = "staff", _("A caseworker, for the victim")
+
+
+class DeletionStatus(models.TextChoices):
+    PENDING = "pending", _("Waiting for a supervisor")
+    APPROVED = "approved", _("Approved, being carried out")
+    ON_HOLD = "on_hold", _("Approved, waiting for a legal hold")
+    REFUSED = "refused", _("Refused")
+    DONE = "done", _("Carried out")
+
+
+OPEN_DELETION_STATUSES = [DeletionStatus.PENDING, DeletionStatus.APPROVED, DeletionStatus.ON_HOLD]
+
+
+class DeletionRequest(models.Model):
+    """A victim's request to delete their data: a whole case, or a public report without a case.
+
+    A supervisor approves or refuses; an approved request is carried out by the same purge as the
+    retention policies, unless a legal hold applies (then it waits, ON_HOLD). After the purge the
+    row keeps only the case reference (not victim data), dates and who decided, until
+    RETENTION_TOMBSTONE_DAYS have passed.
+    """
+
+    case = models.ForeignKey(Case, on_delete=models.SET_NULL, null=True, blank=True, related_name="deletion_requests")
+    report = models.ForeignKey("IntakeReport", on_delete=models.SET_NULL, null=True, blank=True, related_name="deletion_requests")
+    case_reference = models.CharField(max_length=32, blank=True, default="")
+    # The case's centre, kept after the purge so its supervisors still see the outcome; empty for a
+    # public report without a case (every centre's staff triage those).
+    centre = models.ForeignKey(Centre, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    source = models.CharField(max_length=10, choices=DeletionSource.choices)
+    status = models.CharField(max_length=10, choices=DeletionStatus.choices, default=DeletionStatus.PENDING, db_index=True)
+    note = EncryptedTextField(blank=True, default="")  # how the victim asked, written by staff
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    requested_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    refusal_reason = EncryptedTextField(blank=True, default="")
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["case"], condition=models.Q(status__in=OPEN_DELETION_STATUSES), name="one_open_deletion_per_case"
+            ),
+            models.UniqueConstraint(
+                fields=["report"], condition=models.Q(status__in=OPEN_DELETION_STATUSES), name="one_open_deletion_per_report"
+            ),
+        ]
+
+
+class TombstoneReason(models.TextChoices):
+    REQUEST = "request", _("Deleted at the reporter's request")
+    RETENTION = "retention", _("Deleted by the retention policy")
+
+
+class DeletionTombstone(models.Model):
+    """What remains of a deleted public report: the receipt's SHA-256 (as in receipt_lookup), the
+    day and why, so the status page can still tell the reporter that it was deleted and when.
+
+    Nothing else: no text, no case, no time of day. Kept for RETENTION_TOMBSTONE_DAYS.
+    """
+
+    receipt_lookup = models.CharField(max_length=64, unique=True)
+    deleted_on = models.DateField(db_index=True)
+    reason = models.CharField(max_length=10, choices=TombstoneReason.choices)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from cases import views
+from cases import retention_views, views
 
 app_name = "cases"
 
@@ -16,4 +16,8 @@ urlpatterns = [
     path("<int:pk>/assign/", views.case_assign, name="assign"),
     path("<int:pk>/referrals/", views.case_referral, name="referral"),
     path("<int:pk>/referrals/<int:referral_pk>/status/", views.referral_status, name="referral_status"),
+    path("<int:pk>/legal-hold/", retention_views.case_legal_hold, name="legal_hold"),
+    path("<int:pk>/deletion-request/", retention_views.case_deletion_request, name="deletion_request"),
+    path("deletion-requests/", retention_views.deletion_queue, name="deletion_requests"),
+    path("deletion-requests/<int:pk>/decide/", retention_views.deletion_decide, name="deletion_decide"),
 ]

@@ -3,6 +3,11 @@
 Events form a hash chain: each stores the SHA-256 of the previous event's hash and its own
 canonical content. Writers serialise on a database lock so the chain never forks; the
 id order is the chain order.
+
+The retention process may delete the oldest events (purge_events). The chain then starts at an
+anchor: the hash of the last deleted event, which the first kept event links to and which the
+purge's own audit event ("retention.purged", kind "audit_event") records. verify_chain accepts a
+chain whose first link is vouched for that way, so a purged log still verifies end to end.
 """
 
 from __future__ import annotations
@@ -18,6 +23,9 @@ from django.db import connection, transaction
 from core.models import AuditEvent
 
 GENESIS = "0" * 64
+# The audit action of every retention purge; purges of audit events carry the chain's new anchor.
+PURGE_ACTION = "retention.purged"
+AUDIT_KIND = "audit_event"
 # Arbitrary constant naming the PostgreSQL advisory lock that serialises chain appends.
 _CHAIN_LOCK_ID = 0x5A5A_A0D1
 
@@ -101,22 +109,95 @@ class ChainReport:
     checked: int
     broken_at: int | None = None
     reason: str = ""
+    # When the oldest events were purged by retention: the id of the last purged event, whose
+    # hash the kept chain starts from. None when the chain starts at the genesis.
+    starts_after: int | None = None
+
+
+def _anchor_for(first: AuditEvent) -> int | None:
+    """The id of the last purged event, if a retention purge in the kept chain vouches that the
+    first kept event's link points at it; None otherwise. The vouching event is itself part of
+    the chain that verify_chain walks, so it cannot be altered without breaking the chain."""
+    candidates = AuditEvent.objects.filter(
+        action=PURGE_ACTION, id__gte=first.id, details__kind=AUDIT_KIND, details__anchor_hash=first.prev_hash
+    ).values_list("details", flat=True)
+    for details in candidates:
+        anchor_id = details.get("anchor_id") if isinstance(details, dict) else None
+        if isinstance(anchor_id, int) and anchor_id < first.id:
+            return anchor_id
+    return None
 
 
 def verify_chain(batch_size: int = 5000) -> ChainReport:
-    """Walk the chain in id order; report the first event whose link or content is wrong."""
+    """Walk the chain in id order; report the first event whose link or content is wrong.
+
+    Reads one snapshot (REPEATABLE READ on PostgreSQL when not already in a transaction), so a
+    retention purge committing during the walk cannot look like a broken link.
+    """
+    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            return _walk(batch_size)
+    return _walk(batch_size)
+
+
+def _walk(batch_size: int) -> ChainReport:
     expected_prev = GENESIS
+    starts_after = None
+    first = AuditEvent.objects.order_by("id").first()
+    if first is not None and first.prev_hash != GENESIS:
+        starts_after = _anchor_for(first)
+        if starts_after is None:
+            return ChainReport(
+                False, 0, first.id, "its link to the previous event does not match, and no retention purge vouches for it"
+            )
+        expected_prev = first.prev_hash
     checked = 0
     last_id = 0
     while True:
         batch = list(AuditEvent.objects.filter(id__gt=last_id).order_by("id")[:batch_size])
         if not batch:
-            return ChainReport(ok=True, checked=checked)
+            return ChainReport(ok=True, checked=checked, starts_after=starts_after)
         for event in batch:
             if event.prev_hash != expected_prev:
-                return ChainReport(False, checked, event.id, "its link to the previous event does not match")
+                return ChainReport(False, checked, event.id, "its link to the previous event does not match", starts_after)
             if compute_hash(event) != event.hash:
-                return ChainReport(False, checked, event.id, "its content does not match its hash")
+                return ChainReport(False, checked, event.id, "its content does not match its hash", starts_after)
             expected_prev = event.hash
             checked += 1
             last_id = event.id
+
+
+def purge_events(*, before: datetime, policy_days: int, stop_before_id: int | None = None) -> int:
+    """Deletes the oldest events, those created before `before`, and records the new anchor.
+
+    Only a prefix of the chain is ever deleted (every event up to the last one older than
+    `before`), so what is kept stays one unbroken chain. `stop_before_id` keeps that event and
+    everything after it (the retention process passes the first event about a case under legal
+    hold). Call inside the retention transaction after core.dbguard.allow_purge(). Returns how
+    many events were deleted; the purge's own event records the count and the anchor.
+    """
+    if not connection.in_atomic_block:
+        raise RuntimeError("audit.purge_events() must be called inside transaction.atomic()")
+    _lock_chain()  # no event may be appended between choosing the anchor and deleting
+    due = AuditEvent.objects.filter(created_at__lt=before)
+    newest_due = due.order_by("-id").values_list("id", flat=True).first()
+    if stop_before_id is not None:
+        due = due.filter(id__lt=stop_before_id)
+    last = due.order_by("-id").values_list("id", "hash").first()
+    if last is None:
+        return 0
+    anchor_id, anchor_hash = last
+    held_back = newest_due != anchor_id
+    count, _per_model = AuditEvent.objects.filter(id__lte=anchor_id).delete()
+    record(
+        PURGE_ACTION,
+        actor=None,
+        object_type="core.auditevent",
+        details={
+            "kind": AUDIT_KIND, "count": count, "policy": "audit_log", "policy_days": policy_days,
+            "anchor_id": anchor_id, "anchor_hash": anchor_hash, "held_back": held_back,
+        },
+    )  # fmt: skip
+    return count

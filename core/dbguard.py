@@ -108,3 +108,19 @@ def lock_columns(table: str, columns: list[str]) -> Any:
             )
 
     return migrations.RunPython(forwards, backwards)
+
+
+def allow_purge() -> None:
+    """Lets DELETE through the append-only triggers for the rest of the current transaction.
+
+    Only the audited retention process (cases/retention.py, core.audit.purge_events) calls this.
+    The flag is transaction-local (set_config(..., true)), so it ends with the commit or rollback
+    and can never leak into another request that reuses the connection.
+    """
+    from django.db import connection
+
+    if not connection.in_atomic_block:
+        raise RuntimeError("allow_purge() must be called inside the purge's own transaction.atomic()")
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config(%s, 'on', true)", [PURGE_FLAG])

@@ -100,5 +100,7 @@ def on_case_opened(*, report: Any, case: Any) -> None:
 
 
 def on_reports_purged(*, report_ids: list[int]) -> None:
-    keys = list(IntakeFile.objects.filter(report_id__in=report_ids).values_list("storage_key", flat=True))
-    transaction.on_commit(lambda: discard([{"key": k} for k in keys]))
+    """The files of purged reports: queued in the purge's transaction, deleted after its commit."""
+    from evidence.retention import on_reports_purged as purge
+
+    purge(report_ids=report_ids)

@@ -181,3 +181,27 @@ class IntakeFile(models.Model):
     wrapped_key = models.TextField()
     key_id = models.CharField(max_length=16)
     evidence = models.ForeignKey(Evidence, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+
+
+class BlobDeletion(models.Model):
+    """A stored file (original, preview or intake file) whose row the retention process deleted.
+
+    Written in the purge's transaction, so a file is never forgotten: after the commit the purge
+    deletes the file and this row; what fails (storage down) is retried by the next retention run.
+    The file is unreadable already: its data key went with the deleted row. Holds no victim data
+    (storage keys are random names).
+    """
+
+    storage_key = models.CharField(max_length=200, unique=True)
+    queued_at = models.DateTimeField(auto_now_add=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=200, blank=True, default="")
+
+
+class RemovedFingerprint(models.Model):
+    """The ids of fingerprints the retention process deleted, so that every process's in-memory
+    match index (takedowns.matching) drops them at its next refresh. Ids only; pruned after
+    REMOVED_FINGERPRINT_LOG_DAYS, by which time every index has refreshed or been reloaded."""
+
+    fingerprint_id = models.BigIntegerField()
+    removed_at = models.DateTimeField(auto_now_add=True, db_index=True)

@@ -28,3 +28,7 @@ class TakedownsConfig(AppConfig):
 
         register_stuck_source(ops.NOTICE_SOURCE)
         register_collector(ops.collect_metrics)
+        # The retention process (cases/retention.py) purges a case's takedown rows through these.
+        from takedowns import retention
+
+        retention.register()

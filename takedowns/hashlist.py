@@ -292,6 +292,17 @@ def hashlist_sync_evidence(*, evidence: Any) -> tuple[int, int]:
     return added, removed
 
 
+def hashlist_remove_purged(fingerprints: QuerySet[Fingerprint]) -> int:
+    """For the retention process, in its transaction: the list loses these fingerprints before
+    they are deleted. One delete event per fingerprint on the list, so partners drop its id; the
+    events outlive the fingerprint (HashListEvent.fingerprint has no database constraint) and
+    carry nothing but the id. The purge's own audit event records how many. Returns that count."""
+    _lock_list()
+    listed = sorted(listed_ids(fingerprints))
+    HashListEvent.objects.bulk_create([HashListEvent(fingerprint_id=pk, action=HashListAction.DELETE) for pk in listed])
+    return len(listed)
+
+
 def on_consent_changed(*, case: Case, kind: str, granted: bool, acting_user: User | None, **_: Any) -> None:
     """Hook: consent granted puts the case's fingerprints on the list; withdrawn takes them off at once."""
     if kind == ConsentKind.HASH_SHARING:

@@ -3,7 +3,10 @@
 PostgreSQL holds the truth. Each process keeps `hashing.index.HammingIndex`es (PDQ, pHash) and an
 MD5 table, loaded once and brought up to date incrementally (rows with a higher id) whenever a
 query finds the index older than MATCH_INDEX_MAX_AGE_S, so a fingerprint stored by one process
-is found by every other within that time. Low-quality PDQ hashes are not indexed, and a query
+is found by every other within that time. Deletions arrive the same way: the retention process
+lists the ids of the fingerprints it purged in evidence.RemovedFingerprint, and each refresh
+removes those listed since its last one. That list is kept for REMOVED_FINGERPRINT_LOG_DAYS, so an
+index not refreshed for longer is loaded again from scratch. Low-quality PDQ hashes are not indexed, and a query
 that falls within the threshold of the negative bank (known false positives) matches nothing.
 """
 
@@ -41,11 +44,45 @@ class _ProcessIndex:
         self.indexes = {name: HammingIndex(bits) for name, bits in _BITS.items()}
         self.negatives = {name: HammingIndex(bits) for name, bits in _BITS.items()}
         self.md5: dict[str, set[int]] = {}
+        self.md5_of: dict[int, str] = {}  # fingerprint id -> MD5 value, to remove purged ones
         self.evidence_of: dict[int, int] = {}  # fingerprint id -> evidence id
         self.frame_of: dict[int, int] = {}  # fingerprint id -> frame_ms (videos)
         self.last_id = 0
         self.last_negative_id = 0
+        self.last_removed_id: int | None = None  # None: not loaded yet
         self.refreshed_at = 0.0
+        self.refreshed_wall = time.time()
+
+    def _drop_removed(self) -> None:
+        """Forgets fingerprints the retention process deleted since the last refresh."""
+        from evidence.models import RemovedFingerprint
+
+        if self.last_removed_id is None:
+            # First load: what was deleted before is not in the table being loaded. Read the cursor
+            # before loading, so a deletion committed during the load is applied next time.
+            self.last_removed_id = RemovedFingerprint.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+            return
+        while True:
+            rows = list(
+                RemovedFingerprint.objects.filter(pk__gt=self.last_removed_id)
+                .order_by("pk")
+                .values_list("pk", "fingerprint_id")[:50_000]
+            )
+            if not rows:
+                return
+            ids = [fingerprint_id for _pk, fingerprint_id in rows]
+            for index in self.indexes.values():
+                index.remove(ids)
+            for pk in ids:
+                self.evidence_of.pop(pk, None)
+                self.frame_of.pop(pk, None)
+                value = self.md5_of.pop(pk, None)
+                if value is not None:
+                    holders = self.md5.get(value, set())
+                    holders.discard(pk)
+                    if not holders:
+                        self.md5.pop(value, None)
+            self.last_removed_id = rows[-1][0]
 
     def refresh(self) -> int:
         from evidence.models import Fingerprint
@@ -53,6 +90,7 @@ class _ProcessIndex:
 
         added = 0
         with self.lock:
+            self._drop_removed()
             while True:
                 rows = list(
                     Fingerprint.objects.filter(pk__gt=self.last_id, algorithm__in=("pdq", "phash", "md5", "pdq_c90", "phash_c90"))
@@ -70,6 +108,7 @@ class _ProcessIndex:
                         self.frame_of[pk] = frame_ms
                     if algorithm == "md5":
                         self.md5.setdefault(value, set()).add(pk)
+                        self.md5_of[pk] = value
                     elif algorithm == "pdq" and (quality or 0) < PDQ_MIN_QUALITY:
                         continue
                     else:
@@ -85,6 +124,7 @@ class _ProcessIndex:
                     self.negatives[negative.algorithm].add([negative.pk], [negative.value])
                 self.last_negative_id = negative.pk
             self.refreshed_at = time.monotonic()
+            self.refreshed_wall = time.time()
         return added
 
     def ensure_fresh(self) -> None:
@@ -109,8 +149,12 @@ _index_lock = threading.Lock()
 
 def process_index() -> _ProcessIndex:
     global _index
+    from evidence.retention import REMOVED_FINGERPRINT_LOG_DAYS
+
     with _index_lock:
-        if _index is None:
+        # Older than the list of purged fingerprints (less a day's margin): that list may no
+        # longer name everything deleted since, so load afresh rather than risk keeping one.
+        if _index is None or time.time() - _index.refreshed_wall > (REMOVED_FINGERPRINT_LOG_DAYS - 1) * 86_400:
             _index = _ProcessIndex()
     _index.ensure_fresh()
     return _index

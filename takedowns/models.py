@@ -196,9 +196,16 @@ class HashListEvent(models.Model):
     The id is the partners' cursor. A fingerprint is on the list when its newest event is an add.
     Writers are serialised (takedowns.hashlist), so ids are assigned in commit order and a partner
     reading "everything after my cursor" never skips an event committed late.
+
+    The events outlive their fingerprint: when the retention process deletes a case, each of its
+    fingerprints on the list gets a delete event first, and partners must still read it after the
+    fingerprint row is gone. So the link has no database constraint (and is nullable only so that
+    reads join it as optional); fingerprint_id keeps the id partners know.
     """
 
-    fingerprint = models.ForeignKey(Fingerprint, on_delete=models.PROTECT, related_name="hashlist_events")
+    fingerprint = models.ForeignKey(
+        Fingerprint, on_delete=models.DO_NOTHING, db_constraint=False, null=True, related_name="hashlist_events"
+    )
     action = models.CharField(max_length=6, choices=HashListAction.choices)
     at = models.DateTimeField(auto_now_add=True)
 

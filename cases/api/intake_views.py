@@ -69,5 +69,8 @@ class IntakeStatusApi(PublicApi):
             return Response({"detail": "Too many checks right now; try again in a minute."}, status=429)
         report = intake.intake_find(data.validated_data["receipt"])
         if report is None:
+            tombstone = intake.intake_find_deleted(data.validated_data["receipt"])
+            if tombstone is not None:
+                return Response({"status": "deleted", "deleted_on": tombstone.deleted_on.isoformat(), "reason": tombstone.reason})
             return Response({"detail": "No report matches that receipt."}, status=status.HTTP_404_NOT_FOUND)
         return Response(intake.intake_progress(report))

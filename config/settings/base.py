@@ -227,7 +227,8 @@ CELERY_BEAT_SCHEDULE = {
     "process-deadlines": {"task": "takedowns.tasks.process_deadlines_task", "schedule": 300.0},
     "scan-watchlists": {"task": "takedowns.tasks.scan_due_watchlists", "schedule": 300.0},
     "refresh-compliance-rollup": {"task": "takedowns.tasks.refresh_compliance_rollup", "schedule": 60.0},
-    "purge-stale-intake": {"task": "cases.tasks.purge_stale_intake", "schedule": 24 * 3600.0},
+    # Retention: every policy, approved deletion requests and file deletions to retry (docs/retention.md).
+    "retention": {"task": "cases.tasks.retention_daily", "schedule": 24 * 3600.0},
 }
 
 # Takedowns: delivery, re-checks, deadlines (seconds unless named otherwise).
@@ -280,6 +281,15 @@ CENTRE_NAME = env_str("CENTRE_NAME", "Digital Sex Crime Victim Support Centre")
 INTAKE_STATUS_PER_MINUTE = env_int("INTAKE_STATUS_PER_MINUTE", 120)
 # Reports never turned into a case are deleted after this many days (an audited count remains).
 INTAKE_RETENTION_DAYS = env_int("INTAKE_RETENTION_DAYS", 90)
+# Retention policies (docs/retention.md, defaults and reasons in docs/operations.md). Days; 0 keeps
+# for ever. Closed cases go with their evidence N days after closing, unless under legal hold.
+RETENTION_CLOSED_CASE_DAYS = env_int("RETENTION_CLOSED_CASE_DAYS", 5 * 365)
+RETENTION_AUDIT_DAYS = env_int("RETENTION_AUDIT_DAYS", 10 * 365)
+RETENTION_DOWNLOAD_GRANT_DAYS = env_int("RETENTION_DOWNLOAD_GRANT_DAYS", 30)
+# How long the status page can still say "deleted on ..." for a deleted public report.
+RETENTION_TOMBSTONE_DAYS = env_int("RETENTION_TOMBSTONE_DAYS", 2 * 365)
+# Most cases one retention run purges (the rest wait for the next run), to bound its duration.
+RETENTION_BATCH_CASES = env_int("RETENTION_BATCH_CASES", 200)
 CASE_REFERENCE_PREFIX = env_str("CASE_REFERENCE_PREFIX", "KR")
 
 # Operations: health, metrics, failed work (docs/operations.md).

@@ -182,8 +182,10 @@ def test_reports_never_triaged_are_purged_with_an_audited_count(settings) -> Non
     )
     assert intake.purge_stale_reports() == 1
     assert IntakeReport.objects.count() == 1
-    event = AuditEvent.objects.get(action="intake.purged")
-    assert event.details == {"count": 1, "policy_days": settings.INTAKE_RETENTION_DAYS}
+    event = AuditEvent.objects.get(action="retention.purged")
+    assert event.details == {
+        "kind": "intake_report", "count": 1, "policy": "intake_reports", "policy_days": settings.INTAKE_RETENTION_DAYS,
+    }  # fmt: skip
 
 
 def test_urgent_reports_come_first_in_the_queue(caseworker, client_for) -> None:

@@ -13,7 +13,12 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         report = verify_chain()
         if report.ok:
-            self.stdout.write(self.style.SUCCESS(f"The audit chain is whole: {report.checked} events checked."))
+            start = (
+                f" It starts after event {report.starts_after}: older events were deleted by the retention process."
+                if report.starts_after is not None
+                else ""
+            )
+            self.stdout.write(self.style.SUCCESS(f"The audit chain is whole: {report.checked} events checked.{start}"))
             return
         raise CommandError(
             f"The audit chain is broken at event {report.broken_at}: {report.reason}. "
