@@ -115,7 +115,7 @@ class RedactingFilter(logging.Filter):
         # django.request and django.security attach the request: its body, headers and cookies
         # must never be formatted. Keep only the method and the path without its query string.
         request = record.__dict__.pop("request", None)
-        if request is not None:
+        if request is not None and hasattr(request, "method"):  # django.server attaches a socket
             record.http_method = str(getattr(request, "method", "") or "")
             record.http_path = redact(str(getattr(request, "path", "") or ""))
         record._redacted = True

@@ -166,10 +166,23 @@ def wait_until(predicate, timeout: float = 30.0, interval: float = 0.2):
 # Log privacy (docs/operations.md, "Logs") -------------------------------------------------------
 # Every process of a test run appends its log lines to one file (TEST_LOG_FILE, set up in
 # config/settings/test.py; the workers the tests start inherit it). Each receipt code and API
-# token the run creates is remembered here, and when the run ends the file is searched for them:
-# a hit fails the run, naming the kind of value and the line's logger, never the value itself.
+# token the run creates, and each address and user agent a test reports from (public form and
+# intake API), is remembered here; when the run ends the file is searched for them: a hit fails
+# the run, naming the kind of value and the line's logger, never the value itself.
 
-_SENSITIVE: dict[str, set[str]] = {"receipt code": set(), "API token": set()}
+_SENSITIVE: dict[str, set[str]] = {"receipt code": set(), "API token": set(), "reporter's address or agent": set()}
+_INTAKE_PATHS = ("/report/", "/api/v1/intake/")
+
+
+def _remember_reporter(environ: dict | None = None, **kwargs) -> None:
+    environ = environ or {}
+    if str(environ.get("PATH_INFO", "")).startswith(_INTAKE_PATHS):
+        for key in ("REMOTE_ADDR", "HTTP_X_FORWARDED_FOR", "HTTP_USER_AGENT"):
+            for value in str(environ.get(key, "")).split(","):
+                if value.strip() and not value.strip().startswith("127."):
+                    _SENSITIVE["reporter's address or agent"].add(value.strip())
+
+
 _TEST_LOG_KEEP_DAYS = 3
 
 
@@ -190,8 +203,12 @@ def _remember_sensitive_values():
         _SENSITIVE["API token"].add(key)
         return key
 
+    from django.core.signals import request_started
+
     intake.new_receipt, core_services.api_token_issue = remembered_receipt, remembered_token
+    request_started.connect(_remember_reporter, dispatch_uid="tests.remember_reporter")
     yield
+    request_started.disconnect(dispatch_uid="tests.remember_reporter")
     intake.new_receipt, core_services.api_token_issue = new_receipt, api_token_issue
 
 
