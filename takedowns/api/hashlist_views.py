@@ -63,9 +63,11 @@ class PageInput(serializers.Serializer):
 class EntryOutput(serializers.Serializer):
     id = serializers.CharField(help_text="Stable id of the fingerprint; deletions and feedback use it.")
     action = serializers.ChoiceField(choices=["add", "delete"])
-    algorithm = serializers.ChoiceField(choices=list(hashlist.ALGORITHMS))
+    algorithm = serializers.ChoiceField(
+        choices=list(hashlist.ALGORITHMS), allow_null=True, help_text="Null in a deletion of material the centre has purged."
+    )
     value = serializers.CharField(allow_null=True, help_text="Lowercase hex; null for deletions.")
-    category = serializers.CharField()
+    category = serializers.CharField(allow_null=True, help_text="Null in a deletion of material the centre has purged.")
     frame_ms = serializers.IntegerField(required=False, help_text="Position in a video; only for video frames.")
 
 
