@@ -17,6 +17,12 @@ Events fired today (keyword arguments only):
   records): deletes the stored blobs of a report that was not made. Handled by evidence.
 - "intake_case_opened": report, case — files become evidence of the case after the commit.
 - "intake_reports_purged": report_ids — the files of purged reports are deleted after the commit.
+- "case_purging" (a question, see providers()): case_ids — the retention purge (cases/retention.py)
+  asks each app to delete its rows of these cases and answer {what: count}. Called in reverse
+  order of registration (takedowns, then evidence), because the higher apps' rows point at the
+  lower apps' rows. "case_purge_preview" answers the same counts without deleting (dry run).
+- "retention_sweep" (a question): apply, now — an app's own retention chores (evidence: expired
+  download grants, file deletions to retry); answers {name: {"days", "due", "purged"}}.
 - "backup_facts" (a question): returns a dict of facts for a backup's manifest, read inside the
   backup's snapshot; "restore_checks" (a question): manifest (or None), returns a list of
   core.backup.Check for the check after a restore. Handled by evidence.
