@@ -66,8 +66,11 @@ def record(
     object_id: str | int = "",
     centre_id: int | None = None,
     details: dict[str, Any] | None = None,
+    _anchor_hash: str = "",
 ) -> AuditEvent:
-    """Append one event. Must run inside the caller's transaction so both commit or neither."""
+    """Append one event. Must run inside the caller's transaction so both commit or neither.
+
+    `_anchor_hash` is for purge_events only: the link when the purge deleted every event."""
     if not connection.in_atomic_block:
         raise RuntimeError("audit.record() must be called inside transaction.atomic()")
     if obj is not None:
@@ -79,7 +82,8 @@ def record(
     if centre_id is None and actor_is_user:
         centre_id = getattr(actor, "centre_id", None)
     _lock_chain()
-    last = AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first()
+    # With every event purged, the chain goes on from the anchor (the last purged event's hash).
+    last = AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first() or _anchor_hash
     event = AuditEvent(
         created_at=datetime.now(UTC),
         actor_id=actor.pk if actor_is_user else None,
@@ -194,6 +198,7 @@ def purge_events(*, before: datetime, policy_days: int, stop_before_id: int | No
     record(
         PURGE_ACTION,
         actor=None,
+        _anchor_hash=anchor_hash,
         object_type="core.auditevent",
         details={
             "kind": AUDIT_KIND, "count": count, "policy": "audit_log", "policy_days": policy_days,

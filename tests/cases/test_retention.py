@@ -267,9 +267,13 @@ def test_audit_log_retention_purges_by_anchor_and_the_chain_still_verifies(casew
     # The hold lifted, the next purge takes the rest; the chain verifies again from the new anchor.
     deletion.legal_hold_lift(case=kept, reason="The court order has expired.", acting_user=supervisor)
     retention_run(apply=True, now=later + timedelta(days=1))
-    assert audit.verify_chain().ok
     newest = AuditEvent.objects.filter(action="retention.purged", details__kind="audit_event").latest("id")
     assert newest.details["anchor_id"] > purge.details["anchor_id"]
+    # Everything before was older than the cutoff: the purge's own event is now the first, and it
+    # links to the anchor, not to a new genesis.
+    assert AuditEvent.objects.order_by("id").first() == newest and newest.prev_hash == newest.details["anchor_hash"]
+    report = audit.verify_chain()
+    assert report.ok and report.starts_after == newest.details["anchor_id"]
 
     # Deleting the oldest kept events any other way breaks the chain: nothing vouches for the gap.
     first = AuditEvent.objects.order_by("id").first()
