@@ -220,7 +220,7 @@ class CaseEvent(models.Model):
             }  # fmt: skip
             return f"#{d.get('request', '')}: {words.get(str(d.get('status', '')), d.get('status', ''))}"
         if self.kind == EventKind.LEGAL_HOLD and d:
-            return str(_("set") if d.get("hold") == "set" else _("lifted"))
+            return str(_("hold set") if d.get("hold") == "set" else _("hold lifted"))
         if self.kind == EventKind.DELETION_REQUEST and d:
             return label(dict(DeletionStatus.choices), "status")
         return ""

@@ -76,3 +76,4 @@ def test_supervisor_and_public_pages_in_korean(korean_page, live_server, shoot, 
 
     _visit(page, f"{base}/compliance/platform/{Platform.objects.get(name='Delta').pk}/report/", shoot, "30-regulator-report")
     _visit(page, f"{base}/transparency/?lang=ko", shoot, "31-transparency")
+    _visit(page, f"{base}/cases/deletion-requests/", shoot, "32-deletion-requests")
