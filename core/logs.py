@@ -118,6 +118,9 @@ class RedactingFilter(logging.Filter):
         if request is not None and hasattr(request, "method"):  # django.server attaches a socket
             record.http_method = str(getattr(request, "method", "") or "")
             record.http_path = redact(str(getattr(request, "path", "") or ""))
+            # django.request logs a 4xx/5xx after the middleware has returned: take the id from the request.
+            if getattr(request, "request_id", ""):
+                record.request_id = request.request_id
         record._redacted = True
         return True
 
@@ -126,8 +129,10 @@ class ContextFilter(logging.Filter):
     """Adds the current request id and task id to every record."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = request_id_var.get()
-        record.task_id = task_id_var.get()
+        if not getattr(record, "request_id", ""):
+            record.request_id = request_id_var.get()
+        if not getattr(record, "task_id", ""):
+            record.task_id = task_id_var.get()
         return True
 
 
@@ -198,6 +203,7 @@ class RequestIdMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         request_id = incoming_request_id(request.headers.get("X-Request-ID"))
+        request.request_id = request_id  # type: ignore[attr-defined]
         token = request_id_var.set(request_id)
         try:
             response = self.get_response(request)

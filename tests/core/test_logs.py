@@ -27,7 +27,7 @@ from core.models import SystemState, TaskFailure
 from takedowns import services as takedown_services
 from takedowns.models import Notice, TakedownRequest
 from tests import factories, media
-from tests.conftest import ROOT, wait_until
+from tests.conftest import ROOT, clear_queues, start_celery, stop_process, wait_until, worker_env
 
 
 def _format(record: logging.LogRecord) -> str:
@@ -118,6 +118,17 @@ def test_every_response_names_its_request_id() -> None:
     assert Client().get("/healthz", HTTP_X_REQUEST_ID="me@example.org").headers["X-Request-ID"] != "me@example.org"
 
 
+@pytest.mark.django_db
+def test_error_responses_are_logged_with_their_request_id(caplog) -> None:
+    with caplog.at_level(logging.ERROR, logger="django.request"):
+        response = Client().get("/readyz?strict=1", HTTP_X_REQUEST_ID="lb-probe-000001")  # no worker here: 503
+    assert response.status_code == 503
+    record = next(r for r in caplog.records if r.name == "django.request")
+    line = json.loads(_format(record))
+    assert line["request_id"] == "lb-probe-000001"
+    assert line["http_path"] == "/readyz"
+
+
 # The whole flow ---------------------------------------------------------------------------------
 
 IP = "198.51.100.23"
@@ -126,6 +137,16 @@ EMAIL = "yerin.seo@mail.example"
 PHONE = "010-4821-7735"
 PSEUDONYM = "Magnolia Quill"
 FILE_NAME = "seo-yerin-private.jpg"
+
+
+@pytest.fixture(scope="module")
+def own_worker(django_db_setup, django_db_blocker, smtp_sink):
+    """A worker whose log file is this run's alone (var/test-worker.log is shared by every run)."""
+    clear_queues()
+    log_name = f"test-logs-worker-{settings.TEST_RUN_ID}.log"
+    proc = start_celery("worker", worker_env(smtp_sink.port), log_name)
+    yield proc, ROOT / "var" / log_name
+    stop_process(proc)
 
 
 @pytest.fixture
@@ -149,10 +170,11 @@ def captured():
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.worker
-def test_a_realistic_flow_leaves_no_victim_data_in_any_log(celery_worker_process, captured, central, client_for, api_for) -> None:
+def test_a_realistic_flow_leaves_no_victim_data_in_any_log(own_worker, captured, central, client_for, api_for) -> None:
     from config.celery import app
 
     stream, run_log, start = captured
+    worker_log_file = own_worker[1]
     caseworker = factories.make_user("caseworker", central, username="cw_logs")
     takedown_services.platform_create(
         acting_user=None, name="Chat Host", domains=["chat.example"], channel="email", email="abuse@chat.example",
@@ -201,8 +223,8 @@ def test_a_realistic_flow_leaves_no_victim_data_in_any_log(celery_worker_process
     app.send_task("tests.fail_while_asked", args=[70])
     failure = wait_until(lambda: TaskFailure.objects.filter(task_name="tests.fail_while_asked", args=[70]).first())
 
-    wait_until(lambda: "tests.fail_while_asked" in (ROOT / "var" / "test-worker.log").read_text(errors="replace"))
-    worker_log = (ROOT / "var" / "test-worker.log").read_text(errors="replace")
+    wait_until(lambda: "tests.fail_while_asked" in worker_log_file.read_text(errors="replace"))
+    worker_log = worker_log_file.read_text(errors="replace")
     with run_log.open(encoding="utf-8", errors="replace") as fh:
         fh.seek(start)
         run_text = fh.read()
