@@ -113,10 +113,10 @@ def stacked(rows: list[tuple[str, list[int]]], *, title: str, width: int = 560) 
     height = legend_h + 16 + row * len(rows)
     parts = []
     for i, (label, colour) in enumerate(zip(labels, BUCKET_COLOURS, strict=True)):
-        x, y = 4 + (i % 3) * (width // 3), 4 + (i // 3) * 20
+        lx, ly = 4 + (i % 3) * (width // 3), 4 + (i // 3) * 20
         parts.append(
-            f'<rect x="{x}" y="{y}" width="12" height="12" fill="{colour}"/>'
-            f'<text x="{x + 16}" y="{y + 10}" font-size="12" fill="#222">{escape(label)}</text>'
+            f'<rect x="{lx}" y="{ly}" width="12" height="12" fill="{colour}"/>'
+            f'<text x="{lx + 16}" y="{ly + 10}" font-size="12" fill="#222">{escape(label)}</text>'
         )
     for i, (name, counts) in enumerate(rows):
         y = legend_h + 8 + i * row
