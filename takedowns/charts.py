@@ -51,8 +51,9 @@ def columns(points: list[tuple[str, int]], *, title: str, width: int = 560, heig
     top = max(n for _label, n in points) or 1
     step = (width - 40) / len(points)
     label_every = max(1, round(len(points) / 12))  # about a dozen labels, never a smear of dates
+    highest = escape(_("Highest: %(n)s") % {"n": top})
     parts = [
-        f'<text x="4" y="14" font-size="11" fill="#333">{escape(_("Highest: %(n)s") % {"n": top})}</text>',
+        f'<text x="4" y="14" font-size="11" fill="#333">{highest}</text>',
         f'<line x1="30" y1="{height - 22}" x2="{width}" y2="{height - 22}" stroke="#999"/>',
     ]
     for i, (label, n) in enumerate(points):
