@@ -163,6 +163,44 @@ def wait_until(predicate, timeout: float = 30.0, interval: float = 0.2):
     raise AssertionError("condition not met in time")
 
 
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def redis_answers(port: int) -> bool:
+    import socket
+
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def private_redis():
+    """A Redis of this test's own on a free loopback port, so stopping it disturbs nobody else.
+    Yields (port, state, start): state["proc"] is the running server; start() starts another."""
+    port = free_port()
+
+    def start() -> subprocess.Popen:
+        proc = subprocess.Popen(
+            ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        wait_until(lambda: redis_answers(port), timeout=10, interval=0.1)
+        return proc
+
+    state = {"proc": start()}
+    yield port, state, start
+    stop_process(state["proc"])
+
+
 # Log privacy (docs/operations.md, "Logs") -------------------------------------------------------
 # Every process of a test run appends its log lines to one file (TEST_LOG_FILE, set up in
 # config/settings/test.py; the workers the tests start inherit it). Each receipt code and API

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 
 import pytest
@@ -11,7 +10,7 @@ from django.test import Client
 from core import health
 from core.models import SystemState
 from core.tasks import beat_heartbeat
-from tests.conftest import stop_process, wait_until
+from tests.conftest import wait_until
 
 pytestmark = pytest.mark.django_db
 
@@ -23,39 +22,6 @@ def fresh_answers(settings):
     health.clear_cache()
     yield
     health.clear_cache()
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _ping(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
-            sock.sendall(b"PING\r\n")
-            return sock.recv(16).startswith(b"+PONG")
-    except OSError:
-        return False
-
-
-@pytest.fixture
-def private_redis():
-    """A Redis of this test's own (as in tests/takedowns/test_faults.py), so stopping it disturbs nobody."""
-    port = _free_port()
-
-    def start() -> subprocess.Popen:
-        proc = subprocess.Popen(
-            ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        wait_until(lambda: _ping(port), timeout=10, interval=0.1)
-        return proc
-
-    state = {"proc": start()}
-    yield port, state, start
-    stop_process(state["proc"])
 
 
 def _only_booleans(body: dict) -> None:

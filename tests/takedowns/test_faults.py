@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import time
 
@@ -16,39 +15,6 @@ from tests.conftest import clear_queues, start_celery, stop_process, wait_until,
 from tests.takedowns.conftest import consenting_case
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture
-def isolated_broker():
-    """A Redis of this test's own, so stopping it disturbs nobody else."""
-    port = _free_port()
-
-    def start() -> subprocess.Popen:
-        proc = subprocess.Popen(
-            ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        wait_until(lambda: _ping(port), timeout=10, interval=0.1)
-        return proc
-
-    state = {"proc": start()}
-    yield port, state, start
-    stop_process(state["proc"])
-
-
-def _ping(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
-            sock.sendall(b"PING\r\n")
-            return sock.recv(16).startswith(b"+PONG")
-    except OSError:
-        return False
 
 
 def test_worker_killed_mid_delivery_sends_exactly_one_notice(simulator, sim_platform, caseworker, smtp_sink, settings) -> None:
@@ -88,9 +54,9 @@ def test_worker_killed_mid_delivery_sends_exactly_one_notice(simulator, sim_plat
 
 
 def test_redis_stopped_and_restarted_every_notice_delivered_once(
-    isolated_broker, simulator, sim_platform, caseworker, smtp_sink
+    private_redis, simulator, sim_platform, caseworker, smtp_sink
 ) -> None:
-    port, state, start = isolated_broker
+    port, state, start = private_redis
     broker = f"redis://127.0.0.1:{port}/0"
     env = worker_env(
         smtp_sink.port,
