@@ -21,7 +21,16 @@ from core.logs import redact
 from core.metrics import name
 from core.ops import StuckItem, StuckSource
 from takedowns import services
-from takedowns.models import OPEN_STATUSES, Check, CheckOutcome, Notice, NoticeStatus, RequestStatus, TakedownRequest
+from takedowns.models import (
+    OPEN_STATUSES,
+    Check,
+    CheckOutcome,
+    ComplianceDirty,
+    Notice,
+    NoticeStatus,
+    RequestStatus,
+    TakedownRequest,
+)
 
 
 def _notices() -> Any:
@@ -111,6 +120,11 @@ def collect_metrics() -> Iterable[Metric]:
     for outcome in CheckOutcome.values:
         rechecks.add_metric([outcome], float(checks.get(outcome, 0)))
     yield rechecks
+    # Marks the compliance roll-up has not taken in yet: near 0 when beat's refresh runs each minute.
+    yield GaugeMetricFamily(
+        name("compliance_rollup_pending"), "Changed hours waiting for the compliance roll-up's refresh.",
+        value=float(ComplianceDirty.objects.count()),
+    )  # fmt: skip
     overdue_statuses = [s for s in OPEN_STATUSES if s != RequestStatus.QUEUED]
     yield GaugeMetricFamily(
         name("requests_overdue"), "Open takedown requests past their legal or platform deadline.",

@@ -110,6 +110,11 @@ def test_outbox_rechecks_and_deadlines_are_counted(settings, caseworker) -> None
     assert _value(samples, "victimsupport_rechecks_last_hour", outcome="still_up") == 2
     assert _value(samples, "victimsupport_rechecks_last_hour", outcome="removed") == 0
     assert _value(samples, "victimsupport_requests_overdue") == 1
+    assert _value(samples, "victimsupport_compliance_rollup_pending") >= 1  # the requests above changed hours
+    from takedowns import rollup
+
+    rollup.refresh()
+    assert _value(_scrape(settings), "victimsupport_compliance_rollup_pending") == 0
     assert fresh.status == "pending"
     # Every collector ran.
     assert all(v == 0 for (name, _labels), v in samples.items() if name == "victimsupport_metrics_collector_errors")
