@@ -14,6 +14,7 @@ balancer polling every second cannot hammer them. The database and Redis are ask
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 import time
 import uuid
@@ -27,6 +28,8 @@ from django.core.files.storage import storages
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
+
+logger = logging.getLogger(__name__)
 
 _cache: dict[str, tuple[float, bool]] = {}
 _cache_lock = threading.Lock()
@@ -167,6 +170,21 @@ def readiness(*, strict: bool = False) -> tuple[bool, dict[str, Any]]:
     return ok, {"status": "ok" if ok else "unavailable", "checks": checks, "background": background, "strict": strict}
 
 
+_last_failing: frozenset[str] = frozenset()
+
+
 def readyz(request: HttpRequest) -> JsonResponse:
+    global _last_failing
     ok, body = readiness(strict=request.GET.get("strict") in ("1", "true", "yes"))
-    return JsonResponse(body, status=200 if ok else 503)
+    response = JsonResponse(body, status=200 if ok else 503)
+    # A load balancer polls every few seconds: Django would log each 503 at ERROR. Log once when
+    # what fails changes instead (metrics and alerts carry the state, docs/operations.md).
+    failing = frozenset(name for group in ("checks", "background") for name, value in body[group].items() if value is False)
+    if failing != _last_failing:
+        if failing:
+            logger.warning("readiness: failing %s", ", ".join(sorted(failing)))
+        else:
+            logger.info("readiness: every check passes again")
+        _last_failing = failing
+    response._has_been_logged = True  # type: ignore[attr-defined]  # Django's own 5xx log skips it
+    return response

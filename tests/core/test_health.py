@@ -71,8 +71,11 @@ def test_strict_readiness_passes_with_a_worker_and_a_fresh_heartbeat(celery_work
     assert response.status_code == 200
 
 
-def test_readiness_turns_unhealthy_when_redis_stops_and_healthy_when_it_returns(private_redis, settings) -> None:
+def test_readiness_turns_unhealthy_when_redis_stops_and_healthy_when_it_returns(
+    private_redis, settings, caplog, monkeypatch
+) -> None:
     port, state, start = private_redis
+    monkeypatch.setattr(health, "_last_failing", frozenset())  # what an earlier test left in this process
     settings.CELERY_BROKER_URL = f"redis://127.0.0.1:{port}/0"
     client = Client()
     assert client.get("/readyz").status_code == 200
@@ -85,6 +88,13 @@ def test_readiness_turns_unhealthy_when_redis_stops_and_healthy_when_it_returns(
     assert body["status"] == "unavailable"
     assert body["checks"] == {"database": True, "redis": False, "storage": True}
     assert body["background"]["worker"] is False  # no broker, no worker: not even asked
+    # A load balancer polling the failing probe: one warning naming what fails, not one error per poll.
+    for _ in range(3):
+        assert client.get("/readyz").status_code == 503
+    errors = [r for r in caplog.records if r.name == "django.request" and r.levelname == "ERROR"]
+    assert errors == []
+    warnings = [r.getMessage() for r in caplog.records if r.name == "core.health" and r.levelname == "WARNING"]
+    assert len([w for w in warnings if "redis" in w]) == 1
 
     state["proc"] = start()
     wait_until(lambda: client.get("/readyz").status_code == 200, timeout=15, interval=0.2)
