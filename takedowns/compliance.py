@@ -17,11 +17,12 @@ from typing import Any
 
 import numpy as np
 from django.db import connection
-from django.db.models import Aggregate, BinaryField, Q, QuerySet, Sum
+from django.db.models import Aggregate, BinaryField, Exists, F, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from takedowns import rollup
-from takedowns.models import OPEN_STATUSES, ComplianceDay, Platform, TakedownRequest
+from takedowns.models import OPEN_STATUSES, ComplianceDay, Notice, NoticeKind, NoticeStatus, Platform, TakedownRequest
 
 
 @dataclass(frozen=True)
@@ -319,8 +320,25 @@ DRILLDOWN = {
     "requests": Q(),
     "removed": Q(removed_at__isnull=False),
     "overdue": Q(status__in=OPEN_STATUSES),  # and deadline < now, added below
+    # The complement of within_sla_rate's numerator among decided requests: removed after the
+    # deadline, or not removed and the deadline has passed (added below).
+    "late": Q(removed_at__isnull=False, removed_at__gt=F("deadline")) | Q(removed_at__isnull=True),
+    "answered": Q(acknowledged_at__isnull=False),
     "reappeared": Q(reappeared_at__isnull=False),
+    "renotices": Q(Exists(Notice.objects.filter(request=OuterRef("pk"), kind=NoticeKind.RESEND, status=NoticeStatus.DELIVERED))),
     "escalations": Q(escalation_level__gt=0),
+}
+
+# The drill-down's heading for each figure.
+DRILLDOWN_LABELS = {
+    "requests": gettext_lazy("All requests"),
+    "removed": gettext_lazy("Removed"),
+    "overdue": gettext_lazy("Overdue now"),
+    "late": gettext_lazy("Not removed within the deadline"),
+    "answered": gettext_lazy("Answered by the platform"),
+    "reappeared": gettext_lazy("Reappeared"),
+    "renotices": gettext_lazy("Sent repeat notices"),
+    "escalations": gettext_lazy("Escalated to a regulator"),
 }
 
 
@@ -329,6 +347,8 @@ def drilldown(filters: Filters, figure: str) -> QuerySet[TakedownRequest]:
     qs = scoped(filters).filter(DRILLDOWN.get(figure, Q()))
     if figure == "overdue":
         qs = qs.filter(deadline__lt=timezone.now())
+    if figure == "late":
+        qs = qs.filter(Q(removed_at__isnull=False) | Q(deadline__lt=timezone.now()))
     return qs.select_related("platform").only(
         "pk", "url", "status", "sent_at", "deadline", "acknowledged_at", "removed_at", "reappeared_at", "escalation_level",
         "platform__name",

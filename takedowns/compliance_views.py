@@ -4,11 +4,12 @@ SVG, and the public transparency page (no login)."""
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterable, Iterator
 from datetime import date, timedelta
 from typing import Any
 
 from django import forms
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
@@ -39,6 +40,29 @@ def _filters(request: HttpRequest) -> tuple[FilterForm, compliance.Filters]:
     return form, compliance.Filters(
         since=v.get("since"), until=v.get("until"), jurisdiction=v.get("jurisdiction") or None, category=v.get("category") or None
     )
+
+
+PAGE_ROWS = 1000
+
+
+class _Echo:
+    """csv.writer writes into this and gets the line back, for a streamed response."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def _streamed_csv(name: str, header: list[str], rows: Iterable[list[Any]]) -> StreamingHttpResponse:
+    writer = csv.writer(_Echo())
+
+    def lines() -> Iterator[str]:
+        yield "\ufeff" + writer.writerow(header)  # byte-order mark, so spreadsheet programs read Korean
+        for row in rows:
+            yield writer.writerow(row)
+
+    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
+    return response
 
 
 def _csv(name: str, header: list[str], rows: list[list[Any]]) -> HttpResponse:
@@ -86,7 +110,7 @@ def chart_download(request: HttpRequest, name: str, ext: str) -> HttpResponse:
     return response
 
 
-def requests_behind(request: HttpRequest) -> HttpResponse:
+def requests_behind(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     _form, filters = _filters(request)
     figure = request.GET.get("figure", "requests")
     if figure not in compliance.DRILLDOWN:
@@ -94,13 +118,23 @@ def requests_behind(request: HttpRequest) -> HttpResponse:
     platform = request.GET.get("platform", "")
     if platform.isdigit():
         filters = compliance.Filters(**{**filters.__dict__, "platform_id": int(platform)})
-    rows = compliance.drilldown(filters, figure)[:1000]
+    behind = compliance.drilldown(filters, figure)
     if request.GET.get("format") == "csv":
-        return _csv(f"requests-{figure}", ["id", "platform", "url", "status", "sent_at", "deadline", "removed_at"],
-                    [[r.pk, r.platform.name if r.platform else "", r.url, r.status, r.sent_at, r.deadline, r.removed_at] for r in rows])  # fmt: skip
-    return render(
-        request, "takedowns/compliance_requests.html", {"rows": rows, "figure": figure, "query": request.GET.urlencode()}
-    )
+        # Every request, not just the first page: streamed, so a year's worth never sits in memory.
+        header = ["id", "platform", "url", "status", "sent_at", "deadline", "acknowledged_at", "removed_at", "reappeared_at",
+                  "escalation_level"]  # fmt: skip
+        lines = (
+            [r.pk, r.platform.name if r.platform else "", r.url, r.status, r.sent_at, r.deadline, r.acknowledged_at,
+             r.removed_at, r.reappeared_at, r.escalation_level]
+            for r in behind.iterator(chunk_size=2000)
+        )  # fmt: skip
+        return _streamed_csv(f"requests-{figure}", header, lines)
+    rows = list(behind[:PAGE_ROWS])
+    total = len(rows) if len(rows) < PAGE_ROWS else behind.count()
+    return render(request, "takedowns/compliance_requests.html", {
+        "rows": rows, "figure": figure, "label": compliance.DRILLDOWN_LABELS[figure], "total": total,
+        "shown": len(rows), "query": request.GET.urlencode(),
+    })  # fmt: skip
 
 
 def transparency_page(request: HttpRequest) -> HttpResponse:

@@ -157,3 +157,24 @@ def test_workload_for_supervisors_only(caseworker, caseworker_b, supervisor, cli
     assert rows[caseworker.username]["open_cases"] == 2
     assert rows[caseworker_b.username]["open_cases"] == 1
     assert client_for(caseworker).get("/compliance/workload/").status_code == 404
+
+
+def test_every_figure_drills_down_to_its_requests(data, central, client_for) -> None:
+    analyst = client_for(factories.make_user("analyst", central))
+    alpha_id = TakedownRequest.objects.filter(url__contains="alpha").values_list("platform_id", flat=True).first()
+    query = {"since": "2026-03-01", "until": "2026-04-01", "platform": alpha_id}
+
+    def behind(figure: str) -> set[str]:
+        text = analyst.get("/compliance/requests/", {**query, "figure": figure, "format": "csv"}).getvalue().decode("utf-8-sig")
+        return {line.split(",")[2].rsplit("/", 1)[1] for line in text.splitlines()[1:]}
+
+    # Within the deadline is 60%: the other two of the five decided are the late ones.
+    assert behind("late") == {"4", "5"}
+    assert behind("answered") == {"1", "2"}
+    assert behind("reappeared") == {"3"}
+    assert behind("requests") == {"1", "2", "3", "4", "5"}  # the one sent in January is outside the range
+    assert behind("escalations") == set()
+    page = analyst.get("/compliance/requests/", {**query, "figure": "late"}).content.decode()
+    assert "Not removed within the deadline" in page
+    assert "2 requests." in page
+    assert analyst.get("/compliance/requests/", {**query, "figure": "nonsense"}).status_code == 404

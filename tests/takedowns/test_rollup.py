@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from cases.models import Case
 from takedowns import charts, rollup, services
-from takedowns.compliance import Filters, nearest_rank, platform_figures, summary
+from takedowns.compliance import Filters, drilldown, nearest_rank, platform_figures, summary
 from takedowns.models import ComplianceDay, ComplianceDirty, Notice, TakedownRequest
 from tests import factories
 
@@ -142,6 +142,7 @@ def test_every_kind_of_change_reaches_the_figures(caseworker, platforms) -> None
     Notice.objects.filter(pk=notice.pk).update(status="delivered")
     rollup.refresh()
     assert platform_figures(PERIOD)[0].renotices == 1
+    assert list(drilldown(PERIOD, "renotices")) == [request]  # and the figure drills down to it
 
     # The case's category changes: the request moves with it.
     Case.objects.filter(pk=case.pk).update(category="sextortion")
