@@ -169,3 +169,55 @@ def deletion_decide(request: HttpRequest, pk: int) -> HttpResponse:
     except ServiceError as exc:
         messages.error(request, exc.message)
     return redirect("cases:deletion_requests")
+
+
+POLICY_LABELS = {
+    "closed_cases": gettext_lazy("Closed cases, with their evidence"),
+    "deletion_requests": gettext_lazy("Approved deletion requests still to carry out"),
+    "intake_reports": gettext_lazy("Public reports never turned into a case"),
+    "tombstones": gettext_lazy("Notes that a public report was deleted"),
+    "sessions": gettext_lazy("Expired sign-in sessions"),
+    "download_grants": gettext_lazy("Expired download grants"),
+    "file_deletions": gettext_lazy("Stored files whose deletion is to be retried"),
+    "removed_fingerprint_log": gettext_lazy("Log of fingerprints removed from the match index"),
+    "audit_log": gettext_lazy("Audit log events"),
+    "deletion_request": gettext_lazy("A victim's approved request"),
+}
+
+KIND_LABELS = {
+    "case": gettext_lazy("Case"),
+    "intake_report": gettext_lazy("Public report"),
+    "tombstone": gettext_lazy("Deletion note"),
+    "audit_event": gettext_lazy("Audit log events"),
+}
+
+
+def retention_overview(request: HttpRequest) -> HttpResponse:
+    """Admins and supervisors: each policy, what is due now and what is kept for a legal hold
+    (the dry run: counts only, nothing is deleted), the last run and the recent purges. No case,
+    victim or content: kinds and counts, as the audit log keeps them."""
+    if getattr(request.user, "role", None) not in (Role.ADMIN, Role.SUPERVISOR):
+        raise Http404
+    from cases.retention import retention_run
+    from core.audit import PURGE_ACTION
+    from core.models import AuditEvent
+
+    # "due" in an Outcome counts the held ones too; the page shows what would go and what stays.
+    rows = [
+        {
+            "policy": o.policy,
+            "label": POLICY_LABELS.get(o.policy, o.policy),
+            "days": o.days,
+            "due": o.due - o.held,
+            "held": o.held,
+        }
+        for o in retention_run(apply=False)
+    ]
+    last_run = AuditEvent.objects.filter(action="retention.run").order_by("-id").values("created_at", "details").first()
+    purges = [
+        {"at": e["created_at"], "kind": KIND_LABELS.get(str(e["details"].get("kind", "")), e["details"].get("kind", "")), "count": e["details"].get("count", 0),
+         "policy": POLICY_LABELS.get(str(e["details"].get("policy", "")), e["details"].get("policy", "")),
+         "actor": e["actor_username"] if e["actor_username"] not in ("", "system") else _("system")}
+        for e in AuditEvent.objects.filter(action=PURGE_ACTION).order_by("-id").values("created_at", "details", "actor_username")[:20]
+    ]  # fmt: skip
+    return render(request, "cases/retention_overview.html", {"rows": rows, "last_run": last_run, "purges": purges})

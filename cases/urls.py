@@ -19,5 +19,6 @@ urlpatterns = [
     path("<int:pk>/legal-hold/", retention_views.case_legal_hold, name="legal_hold"),
     path("<int:pk>/deletion-request/", retention_views.case_deletion_request, name="deletion_request"),
     path("deletion-requests/", retention_views.deletion_queue, name="deletion_requests"),
+    path("retention/", retention_views.retention_overview, name="retention"),
     path("deletion-requests/<int:pk>/decide/", retention_views.deletion_decide, name="deletion_decide"),
 ]

@@ -57,6 +57,10 @@ def test_reporter_asks_for_deletion_supervisor_approves_reporter_sees_it_done(
     request = DeletionRequest.objects.get()
     assert request.status == "approved"
     assert deletion_request_carry_out(request.pk)  # what the worker's task does, minutes later
+    page.goto(f"{live_server.url}/cases/retention/")
+    assert page.locator("html").get_attribute("lang") == "ko"
+    assert page.locator("tbody tr").count() >= 9  # every policy, then the purge just done
+    shoot(page, "38-retention-overview")
 
     victim.goto(f"{live_server.url}/report/status/")
     victim.locator("#id_receipt").fill(receipt)

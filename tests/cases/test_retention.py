@@ -314,3 +314,24 @@ def test_policy_settings_out_of_range_stop_the_check_and_the_run(settings) -> No
     settings.RETENTION_CLOSED_CASE_DAYS = 0
     assert policy_errors() == []
     assert {o.policy: o.days for o in retention_run(apply=False)}["audit_log"] == 0
+
+
+def test_the_retention_page_shows_what_is_due_and_held_and_what_was_purged(caseworker, supervisor, central, client_for) -> None:
+    due = factories.make_case(caseworker, victim={"pseudonym": "Juniper Vale", "is_minor": False, "language": "ko"})
+    held = factories.make_case(caseworker)
+    for case in (due, held):
+        case_services.case_set_status(case=case, status="closed", acting_user=caseworker)
+        _age(case, 6 * 365)
+    deletion.legal_hold_set(case=held, reason="The prosecutor asked us to keep it.", acting_user=supervisor)
+    admin = factories.make_user("admin", central)
+    page = client_for(admin).get("/cases/retention/").content.decode()
+    row = page.split("Closed cases, with their evidence")[1].split("</tr>")[0]
+    assert [cell.split(">")[-1] for cell in row.split("</td>")[1:3]] == ["1", "1"]  # one due, one held
+    assert "Nothing was purged yet." in page
+    retention_run(apply=True)
+    page = client_for(supervisor).get("/cases/retention/").content.decode()
+    assert "Last run:" in page
+    assert "<td>Case</td><td>1</td><td>Closed cases, with their evidence</td>" in page
+    assert "Juniper Vale" not in page and due.reference not in page  # kinds and counts only
+    for user in (caseworker, factories.make_user("analyst", central), factories.make_user("auditor", central)):
+        assert client_for(user).get("/cases/retention/").status_code == 404
