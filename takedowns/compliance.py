@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -96,68 +97,57 @@ def _hours(seconds: float | None) -> float | None:
 DISTRIBUTION_BUCKETS = [1, 6, 24, 72, 168]
 
 
+# The roll-up's columns that add up, and its packed arrays that are joined (takedowns.rollup).
+_COUNTS = ("requests", "removed", "in_time", "reappeared", "escalations", "renotices")
+_PACKED = ("removal_seconds", "answer_seconds", "unremoved_deadlines", "open_deadlines", "removed_times", "reappeared_times")
+
+
 @dataclass
 class _Group:
-    """The roll-up rows of one platform (or of all) added up."""
+    """The roll-up rows of one platform (or of all) added up: counts summed, packed arrays
+    collected as chunks and joined once, when read."""
 
-    requests: int = 0
-    removed: int = 0
-    in_time: int = 0
-    reappeared: int = 0
-    escalations: int = 0
-    renotices: int = 0
-    removal: list[bytes] = field(default_factory=list)
-    answer: list[bytes] = field(default_factory=list)
-    unremoved: list[bytes] = field(default_factory=list)
-    open: list[bytes] = field(default_factory=list)
-    removed_times: list[bytes] = field(default_factory=list)
-    reappeared_times: list[bytes] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(_COUNTS, 0))
+    packed: dict[str, list[bytes]] = field(default_factory=lambda: {name: [] for name in _PACKED})
 
-    def add(self, row: tuple[Any, ...]) -> None:
-        self.requests += row[2]
-        self.removed += row[3]
-        self.in_time += row[4]
-        self.reappeared += row[5]
-        self.escalations += row[6]
-        self.renotices += row[7]
-        self.removal.append(row[8])
-        self.answer.append(row[9])
-        self.unremoved.append(row[10])
-        self.open.append(row[11])
-        self.removed_times.append(row[12])
-        self.reappeared_times.append(row[13])
+    def add(self, values: Sequence[Any]) -> None:
+        """values: one row's (or one platform's sum of) _COUNTS, then its _PACKED, in that order."""
+        for name, value in zip(_COUNTS, values[: len(_COUNTS)], strict=True):
+            self.counts[name] += value
+        for name, chunk in zip(_PACKED, values[len(_COUNTS) :], strict=True):
+            self.packed[name].append(chunk)
 
     def merge(self, other: _Group) -> None:
         for name in _COUNTS:
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-        self.removal += other.removal
-        self.answer += other.answer
-        self.unremoved += other.unremoved
-        self.open += other.open
-        self.removed_times += other.removed_times
-        self.reappeared_times += other.reappeared_times
+            self.counts[name] += other.counts[name]
+        for name in _PACKED:
+            self.packed[name] += other.packed[name]
+
+    def array(self, name: str, dtype: np.dtype[Any]) -> np.ndarray[Any, Any]:
+        return rollup.unpack(self.packed[name], dtype)
 
     def figures(self, *, platform_id: int | None, name: str, now: int) -> tuple[Figures, np.ndarray[Any, Any]]:
-        removal = rollup.unpack(self.removal, rollup.I32)
-        answer = rollup.unpack(self.answer, rollup.I32)
-        late_unremoved = int(np.count_nonzero(rollup.unpack(self.unremoved, rollup.I64) < now))
-        overdue = int(np.count_nonzero(rollup.unpack(self.open, rollup.I64) < now))
-        decided = self.removed + late_unremoved
+        c = self.counts
+        removal = self.array("removal_seconds", rollup.I32)
+        answer = self.array("answer_seconds", rollup.I32)
+        late_unremoved = int(np.count_nonzero(self.array("unremoved_deadlines", rollup.I64) < now))
+        overdue = int(np.count_nonzero(self.array("open_deadlines", rollup.I64) < now))
+        decided = c["removed"] + late_unremoved
         return Figures(
             platform_id=platform_id,
             platform=name,
-            requests=self.requests,
-            removed=self.removed,
-            removal_rate=_rate(self.removed, self.requests),
+            requests=c["requests"],
+            removed=c["removed"],
+            removal_rate=_rate(c["removed"], c["requests"]),
             median_hours_to_removal=_hours(_nearest_rank(removal, 0.5)),
             p90_hours_to_removal=_hours(_nearest_rank(removal, 0.9)),
-            within_sla_rate=_rate(self.in_time, decided),
+            within_sla_rate=_rate(c["in_time"], decided),
             overdue=overdue,
             median_hours_to_first_answer=_hours(_nearest_rank(answer, 0.5)),
-            reappeared=self.reappeared,
-            reappearance_rate=_rate(self.reappeared, self.removed),
-            renotices=self.renotices,
-            escalations=self.escalations,
+            reappeared=c["reappeared"],
+            reappearance_rate=_rate(c["reappeared"], c["removed"]),
+            renotices=c["renotices"],
+            escalations=c["escalations"],
         ), removal
 
 
@@ -201,10 +191,6 @@ class _BytesAgg(Aggregate):
     output_field = BinaryField()
 
 
-_COUNTS = ("requests", "removed", "in_time", "reappeared", "escalations", "renotices")
-_PACKED = ("removal_seconds", "answer_seconds", "unremoved_deadlines", "open_deadlines", "removed_times", "reappeared_times")
-
-
 def _groups_in_sql(filters: Filters) -> dict[int | None, _Group]:
     # One row per platform, added up by PostgreSQL: 30 rows to Python instead of 65,000.
     rows = (
@@ -215,15 +201,15 @@ def _groups_in_sql(filters: Filters) -> dict[int | None, _Group]:
     groups: dict[int | None, _Group] = {}
     for row in rows:
         group = groups[row[0]] = _Group()
-        group.add((row[0], None, *row[1:]))
+        group.add(row[1:])
     return groups
 
 
 def _groups_in_python(filters: Filters) -> dict[int | None, _Group]:
     """The same sums row by row: SQLite (the demo), and the reference the tests compare with."""
     groups: dict[int | None, _Group] = defaultdict(_Group)
-    for row in _rollup_rows(filters).order_by().values_list("platform_id", "day", *_COUNTS, *_PACKED):
-        groups[row[0]].add(row)
+    for row in _rollup_rows(filters).order_by().values_list("platform_id", *_COUNTS, *_PACKED):
+        groups[row[0]].add(row[1:])
     return groups
 
 
@@ -265,8 +251,8 @@ def summary(filters: Filters, *, weeks: bool = True, in_sql: bool | None = None)
     return Summary(
         rows=[figures for figures, _removal in rows],
         overall=overall.figures(platform_id=None, name="All platforms", now=now)[0],
-        removals_by_week=_by_week(rollup.unpack(overall.removed_times, rollup.I64)) if weeks else [],
-        reappearances_by_week=_by_week(rollup.unpack(overall.reappeared_times, rollup.I64)) if weeks else [],
+        removals_by_week=_by_week(overall.array("removed_times", rollup.I64)) if weeks else [],
+        reappearances_by_week=_by_week(overall.array("reappeared_times", rollup.I64)) if weeks else [],
         distribution=distribution,
     )
 
@@ -304,16 +290,6 @@ def as_api(row: Figures) -> dict[str, Any]:
         "renotices": row.renotices,
         "escalations": row.escalations,
     }
-
-
-def removals_by_week(filters: Filters) -> list[tuple[date, int]]:
-    """Requests found removed per week (Monday of the week, in the centre's time zone)."""
-    return summary(filters).removals_by_week
-
-
-def reappearances_by_week(filters: Filters) -> list[tuple[date, int]]:
-    """Requests whose material came back, per week it was found again."""
-    return summary(filters).reappearances_by_week
 
 
 DRILLDOWN = {

@@ -20,12 +20,11 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from core.logs import redact
 from core.metrics import name
 from core.ops import StuckItem, StuckSource
-from takedowns import services
+from takedowns import rollup, services
 from takedowns.models import (
     OPEN_STATUSES,
     Check,
     CheckOutcome,
-    ComplianceDirty,
     Notice,
     NoticeStatus,
     RequestStatus,
@@ -123,7 +122,7 @@ def collect_metrics() -> Iterable[Metric]:
     # Marks the compliance roll-up has not taken in yet: near 0 when beat's refresh runs each minute.
     yield GaugeMetricFamily(
         name("compliance_rollup_pending"), "Changed hours waiting for the compliance roll-up's refresh.",
-        value=float(ComplianceDirty.objects.count()),
+        value=float(rollup.pending()),
     )  # fmt: skip
     overdue_statuses = [s for s in OPEN_STATUSES if s != RequestStatus.QUEUED]
     yield GaugeMetricFamily(
