@@ -19,19 +19,10 @@ from core.models import AuditEvent
 from evidence.models import Evidence, IntakeFile
 from tests import factories, media
 from tests.conftest import wait_until
-from tests.evidence.conftest import stored_files
+from tests.evidence.conftest import clean_evidence_root, stored_files  # noqa: F401 - an autouse fixture: each test starts with an empty locker
 from tests.evidence.helpers import add_image
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def _empty_locker():
-    """Each test starts with an empty evidence storage, so "every file deleted" can be checked on disk."""
-    import shutil
-
-    shutil.rmtree(settings.EVIDENCE_ROOT, ignore_errors=True)
-    settings.EVIDENCE_ROOT.mkdir(parents=True, exist_ok=True)
 
 
 PENDING = "A supervisor will look at your request soon."

@@ -13,17 +13,9 @@ from cases import intake
 from cases.models import IntakeReport
 from evidence.models import Evidence, IntakeFile
 from tests import media
+from tests.evidence.conftest import clean_evidence_root  # noqa: F401 - an autouse fixture: each test starts with an empty locker
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def clean_root():
-    import shutil
-
-    shutil.rmtree(settings.EVIDENCE_ROOT, ignore_errors=True)
-    settings.EVIDENCE_ROOT.mkdir(parents=True, exist_ok=True)
-    return settings.EVIDENCE_ROOT
 
 
 def _post(files: list[tuple[str, bytes]]):
@@ -35,14 +27,14 @@ def _post(files: list[tuple[str, bytes]]):
     return Client().post("/report/", {"description": "screenshots attached", "reporter_role": "victim", "files": uploads})
 
 
-def test_files_are_checked_encrypted_and_become_evidence_at_triage(caseworker, clean_root) -> None:
+def test_files_are_checked_encrypted_and_become_evidence_at_triage(caseworker) -> None:
     picture = media.image_bytes("JPEG", seed=301)
     response = _post([("a.jpg", picture), ("b.png", media.image_bytes("PNG", seed=302))])
     assert response.status_code == 200
     assert re.search(r'data-testid="receipt"', response.content.decode())
     report = IntakeReport.objects.get()
     assert IntakeFile.objects.filter(report=report).count() == 2
-    for path in (p for p in clean_root.rglob("*") if p.is_file()):
+    for path in (p for p in settings.EVIDENCE_ROOT.rglob("*") if p.is_file()):
         assert picture[:64] not in path.read_bytes()  # encrypted at rest
     case = intake.intake_open_case(report=report, acting_user=caseworker, pseudonym="Brook", category="intimate_image")
     evidence = Evidence.objects.filter(case=case)
@@ -51,13 +43,13 @@ def test_files_are_checked_encrypted_and_become_evidence_at_triage(caseworker, c
     assert IntakeFile.objects.filter(report=report, evidence__isnull=False).count() == 2
 
 
-def test_a_hostile_file_refuses_the_report_and_leaves_nothing(clean_root) -> None:
+def test_a_hostile_file_refuses_the_report_and_leaves_nothing() -> None:
     response = _post([("ok.jpg", media.image_bytes("JPEG", seed=303)), ("bomb.png", media.png_bomb())])
     assert response.status_code == 200
     assert "too large" in response.content.decode()
     assert not IntakeReport.objects.exists()
     assert not IntakeFile.objects.exists()
-    assert [p for p in clean_root.rglob("*") if p.is_file()] == []
+    assert [p for p in settings.EVIDENCE_ROOT.rglob("*") if p.is_file()] == []
 
 
 def test_reporter_sends_more_files_from_the_status_page(caseworker) -> None:

@@ -28,21 +28,12 @@ from takedowns import hashlist, matching
 from takedowns.models import Check, HashListEvent, Notice, TakedownRequest
 from takedowns.services import platform_create, record_check, takedown_approve, takedown_create
 from tests import factories
-from tests.evidence.conftest import stored_files
+from tests.evidence.conftest import clean_evidence_root, stored_files  # noqa: F401 - an autouse fixture: each test starts with an empty locker
 from tests.evidence.helpers import add_image
 
 # evidence_add stores files and refuses to run inside a transaction; the purge's flag must be
 # transaction-local as in production, not leak through a test-wide transaction.
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def _empty_locker():
-    """Each test starts with an empty evidence storage, so "every file deleted" can be checked on disk."""
-    import shutil
-
-    shutil.rmtree(settings.EVIDENCE_ROOT, ignore_errors=True)
-    settings.EVIDENCE_ROOT.mkdir(parents=True, exist_ok=True)
 
 
 SUMMARY = "Private summary: the victim's former partner posted the images"
