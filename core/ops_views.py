@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from django.contrib import messages
 from django.core.exceptions import ObjectDoesNotExist
 from django.http import Http404, HttpRequest, HttpResponse
@@ -38,30 +41,27 @@ def failed_work_view(request: HttpRequest) -> HttpResponse:
     return render(request, "core/failed_work.html", context)
 
 
-@require_POST
-def task_retry_view(request: HttpRequest, pk: int) -> HttpResponse:
+def _on_failure(request: HttpRequest, pk: int, act: Callable[..., Any], done: str) -> HttpResponse:
+    """Retry or dismiss one recorded task failure; `done` is the message, with %(name)s."""
     _require_admin(request)
     failure = get_object_or_404(TaskFailure, pk=pk)
     try:
-        ops.task_failure_retry(failure=failure, acting_user=request.user)  # type: ignore[arg-type]
+        act(failure=failure, acting_user=request.user)
     except ServiceError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, _("Task %(name)s was sent again.") % {"name": failure.task_name})
+        messages.success(request, done % {"name": failure.task_name})
     return redirect("core:failed_work")
+
+
+@require_POST
+def task_retry_view(request: HttpRequest, pk: int) -> HttpResponse:
+    return _on_failure(request, pk, ops.task_failure_retry, _("Task %(name)s was sent again."))
 
 
 @require_POST
 def task_dismiss_view(request: HttpRequest, pk: int) -> HttpResponse:
-    _require_admin(request)
-    failure = get_object_or_404(TaskFailure, pk=pk)
-    try:
-        ops.task_failure_dismiss(failure=failure, acting_user=request.user)  # type: ignore[arg-type]
-    except ServiceError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, _("The failure of %(name)s was dismissed.") % {"name": failure.task_name})
-    return redirect("core:failed_work")
+    return _on_failure(request, pk, ops.task_failure_dismiss, _("The failure of %(name)s was dismissed."))
 
 
 @require_POST
