@@ -335,6 +335,6 @@ class ComplianceDirty(models.Model):
 
     Append-only on purpose, with no unique hour: "insert if missing" would let a change whose
     transaction commits just after a refresh's DELETE be forgotten (its INSERT found the old row
-    and did nothing). Each statement adds its own row; a refresh deletes only what it could see."""
+    and did nothing). Each change adds its own row; a refresh deletes only what it could see."""
 
     hour = models.DateTimeField()
