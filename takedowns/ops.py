@@ -92,7 +92,7 @@ def collect_metrics() -> Iterable[Metric]:
         notices.add_metric([status], float(by_status.get(status, 0)))
     yield notices
     yield GaugeMetricFamily(
-        name("outbox_stuck"), "Notices claimed by a worker that died, or due and waiting longer than OUTBOX_STUCK_AFTER_S.",
+        name("outbox_stuck"), "Notices claimed by a worker that died, or due and waiting longer than NOTICE_STUCK_ALERT_S.",
         value=float(Notice.objects.filter(services.stuck_notices_filter(now)).count()),
     )  # fmt: skip
     yield GaugeMetricFamily(

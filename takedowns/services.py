@@ -863,9 +863,9 @@ def request_history(request: TakedownRequest) -> list[str]:
 def stuck_notices_filter(now: Any = None) -> Q:
     """Notices the outbox should have moved on by now: a claim older than NOTICE_CLAIM_TIMEOUT_S
     (its worker died and the sweeper has not given it back), or due and waiting for longer than
-    OUTBOX_STUCK_AFTER_S (no worker, or no beat to run the sweeper)."""
+    NOTICE_STUCK_ALERT_S (no worker, or no beat to run the sweeper)."""
     now = now or timezone.now()
-    waiting_since = now - timedelta(seconds=settings.OUTBOX_STUCK_AFTER_S)
+    waiting_since = now - timedelta(seconds=settings.NOTICE_STUCK_ALERT_S)
     return Q(status=NoticeStatus.SENDING, claimed_at__lt=now - timedelta(seconds=settings.NOTICE_CLAIM_TIMEOUT_S)) | Q(
         Q(next_attempt_at__lt=waiting_since) | Q(next_attempt_at__isnull=True, created_at__lt=waiting_since),
         status=NoticeStatus.PENDING,

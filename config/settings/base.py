@@ -6,6 +6,7 @@ from pathlib import Path
 
 import dj_database_url
 from django.utils.translation import gettext_lazy as _
+from kombu import Queue
 
 from config.env import env_bool, env_int, env_list, env_str
 from core.logs import logging_config
@@ -209,7 +210,16 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "UTC"
-# Notices go on their own queue, so a flood of re-checks never delays a notice.
+# Notices go on their own queue, so a flood of re-checks never delays a notice. Every queue the
+# system uses is declared here: a worker started without -Q consumes all of task_queues, so the
+# plain `celery -A config worker` of the contract does every kind of work. Dedicated workers
+# (`-Q notices`) stay possible. A queue with messages and no consumer is reported by
+# /readyz?strict=1, /metrics and the failed-work page (core/health.py).
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES = (
+    Queue("celery", routing_key="celery"),
+    Queue("notices", routing_key="notices"),
+)
 CELERY_TASK_ROUTES = {
     "takedowns.tasks.deliver_notice": {"queue": "notices"},
     "takedowns.tasks.deliver_batch": {"queue": "notices"},
@@ -299,8 +309,11 @@ METRICS_TOKEN = env_str("METRICS_TOKEN", "")
 READY_BEAT_MAX_AGE_S = env_int("READY_BEAT_MAX_AGE_S", 180)
 # Seconds each process keeps its answer for the worker ping and the storage probe.
 READY_CACHE_S = env_int("READY_CACHE_S", 10)
-# A due notice waiting this long (no worker, no sweeper) counts as stuck on the failed-work page.
-OUTBOX_STUCK_AFTER_S = env_int("OUTBOX_STUCK_AFTER_S", 600)
+# A due notice still waiting after this long (no worker on its queue, no beat to run the sweeper)
+# is stuck: reported by /readyz?strict=1, /metrics and the failed-work page (docs/operations.md, "Alerts").
+NOTICE_STUCK_ALERT_S = env_int("NOTICE_STUCK_ALERT_S", 5 * 60)
+# The earlier name of the same setting, kept for code that still reads it; not read from the environment.
+OUTBOX_STUCK_AFTER_S = NOTICE_STUCK_ALERT_S
 
 # Logs: plain lines for people (local), JSON lines for log collectors (production's default);
 # either way redacted and tagged with the request or task id (core/logs.py).
