@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
@@ -31,12 +33,27 @@ class CodeForm(forms.Form):
 
 
 class AuditFilterForm(forms.Form):
-    action = forms.CharField(label=_("Action"), required=False, max_length=80)
+    # Codes stay in the query string (links can be shared); people choose among words. A subject
+    # ("case.") selects all of its actions, because the view filters by prefix.
+    action = forms.ChoiceField(label=_("Action"), required=False)
     actor = forms.CharField(label=_("User"), required=False, max_length=150)
     object_type = forms.CharField(label=_("Record type"), required=False, max_length=60)
     object_id = forms.CharField(label=_("Record id"), required=False, max_length=64)
     since = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
     until = forms.DateField(label=_("Until"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from core import audit_words
+
+        super().__init__(*args, **kwargs)
+        subjects = sorted(((f"{code}.", str(label)) for code, label in audit_words.SUBJECTS.items()), key=lambda c: c[1])
+        action = self.fields["action"]
+        assert isinstance(action, forms.ChoiceField)
+        action.choices = [
+            ("", _("Any action")),
+            (_("Everything about"), subjects),
+            (_("One action"), audit_words.action_choices()),
+        ]
 
 
 class UserCreateForm(forms.Form):

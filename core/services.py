@@ -199,3 +199,42 @@ def throttle_register_failure(username: str, *, kind: str) -> datetime | None:
 
 def throttle_reset(username: str) -> None:
     LoginThrottle.objects.filter(username=username.lower()).update(failures=0, locked_until=None)
+
+
+def audit_chain_check(*, acting_user: User | None) -> dict[str, object]:
+    """Walks the audit chain and records the outcome: the last result (read by the audit page
+    and /readyz), an audit event, and an alert to administrators when it is broken.
+
+    Called by the scheduled task and by an auditor's "Check the chain now" on the audit page.
+    The walk reads one snapshot of its own; the records are written after it."""
+    from core import alerts
+    from core.models import SystemState
+
+    report = audit.verify_chain()
+    result: dict[str, object] = {
+        "ok": report.ok,
+        "checked": report.checked,
+        "broken_at": report.broken_at,
+        "reason": report.reason,
+    }
+    with transaction.atomic():
+        SystemState.objects.update_or_create(
+            key="audit_chain_check",
+            defaults={"value": {**result, "at": timezone.now().isoformat(), "by": getattr(acting_user, "username", "")}},
+        )
+        audit.record("audit.chain_verified" if report.ok else "audit.chain_broken", actor=acting_user, details=result)
+    if not report.ok:
+        alerts.notify_admins(
+            subject="Audit chain broken",
+            body=f"The audit log's hash chain is broken at event {report.broken_at}: {report.reason}. "
+            "Investigate before trusting the log; run `manage.py verify_audit_chain` to confirm.",
+        )
+    return result
+
+
+def audit_chain_last_check() -> dict[str, object] | None:
+    """The last chain check's result as recorded by audit_chain_check, or None if never run."""
+    from core.models import SystemState
+
+    state = SystemState.objects.filter(key="audit_chain_check").values_list("value", flat=True).first()
+    return state if isinstance(state, dict) else None
