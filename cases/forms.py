@@ -44,7 +44,14 @@ class CaseForm(forms.Form):
     pseudonym = forms.CharField(
         label=_("Pseudonym"), max_length=100, help_text=_("A name for the file. Never the victim's real name.")
     )
-    is_minor = forms.BooleanField(label=_("The victim is under 18"), required=False)
+    # Three answers: "not known" (or the victim preferred not to say) is kept, never read as "no".
+    is_minor = forms.TypedChoiceField(
+        label=_("Is the victim under 18?"),
+        required=False,
+        choices=[("", _("Not known")), ("True", _("Yes")), ("False", _("No"))],
+        coerce=lambda v: {"True": True, "False": False}.get(v),
+        empty_value=None,
+    )
     language = forms.ChoiceField(
         label=_("Preferred language"),
         choices=[("ko", "한국어"), ("en", "English"), ("ja", "日本語"), ("zh", "中文"), ("vi", "Tiếng Việt")],

@@ -31,8 +31,9 @@ from cases.models import (
     IntakeURL,
     ReporterRole,
 )
+from cases.selectors import intake_thread
 from core import audit, hooks
-from core.errors import ServiceError
+from core.errors import PermissionDenied, ServiceError
 
 _RECEIPT_BYTES = 20  # 160 bits from the operating system's secure generator
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
@@ -79,6 +80,41 @@ class IntakeInput:
     language: str = "ko"
     consent: dict[str, bool] | None = None
     fingerprints: tuple[dict[str, Any], ...] = ()
+    centre: str = ""  # the code of the centre or region the reporter chose; "" = don't know
+    urgent: bool = False  # the reporter says it is urgent (danger), beyond the three signs below
+
+
+# Contact wishes as the form and the API give them (the API also accepts "safe_times" and
+# "channel"), stored under these keys inside the encrypted contact JSON.
+_CONTACT_KEYS = {"name": "name", "email": "email", "phone": "phone", "times": "times", "safe_times": "times",
+                 "channel": "channel", "may_leave_messages": "may_leave_messages"}  # fmt: skip
+
+
+def _clean_contact(raw: dict[str, Any]) -> dict[str, Any]:
+    from cases.models import ContactChannel
+
+    contact: dict[str, Any] = {}
+    for key, value in raw.items():
+        name = _CONTACT_KEYS.get(str(key))
+        if name is None or value in (None, ""):
+            continue
+        contact[name] = bool(value) if name == "may_leave_messages" else str(value).strip()
+    if contact.get("channel") and contact["channel"] not in ContactChannel.values:
+        raise ServiceError(_("Choose how we may contact you from the list."), field="contact_channel")
+    return contact
+
+
+def centre_for_code(code: str) -> Any:
+    """The centre a reporter chose, by its code; None for "don't know" (an unknown code is an error)."""
+    from core.models import Centre
+
+    code = (code or "").strip()
+    if not code:
+        return None
+    centre = Centre.objects.filter(code=code).first()
+    if centre is None:
+        raise ServiceError(_('We do not know that centre. Choose one from the list, or "I don\'t know".'), field="centre")
+    return centre
 
 
 def _clean(data: IntakeInput) -> IntakeInput:
@@ -103,7 +139,7 @@ def _clean(data: IntakeInput) -> IntakeInput:
         algorithm, value = str(fp.get("algorithm", "")), str(fp.get("value", ""))
         if _HEX_LENGTHS.get(algorithm) != len(value) or any(c not in "0123456789abcdef" for c in value.lower()):
             raise ServiceError(_("A fingerprint is not in the expected form."), field="fingerprints")
-    contact = data.contact or {}
+    contact = _clean_contact(data.contact or {})
     if len(json.dumps(contact)) > 2000:
         raise ServiceError(_("The contact details are too long."), field="contact")
     if data.reporter_role not in ReporterRole.values:
@@ -114,6 +150,7 @@ def _clean(data: IntakeInput) -> IntakeInput:
         description=data.description.strip(), urls=tuple(urls), contact=contact, is_minor=data.is_minor,
         is_spreading=bool(data.is_spreading), threatened=bool(data.threatened), reporter_role=data.reporter_role,
         language=(data.language or "ko")[:10], consent=data.consent or {}, fingerprints=data.fingerprints,
+        centre=(data.centre or "").strip(), urgent=bool(data.urgent),
     )  # fmt: skip
 
 
@@ -161,6 +198,7 @@ def _submit(data: IntakeInput, files: list[dict[str, Any]]) -> tuple[IntakeRepor
     receipt = new_receipt()
     normalised = normalise_receipt(receipt)
     consent = clean.consent or {}
+    centre = centre_for_code(clean.centre)
     with transaction.atomic():
         report = IntakeReport.objects.create(
             receipt_lookup=_lookup_key(normalised),
@@ -170,7 +208,8 @@ def _submit(data: IntakeInput, files: list[dict[str, Any]]) -> tuple[IntakeRepor
             is_minor=clean.is_minor,
             is_spreading=clean.is_spreading,
             threatened=clean.threatened,
-            urgent=bool(clean.is_minor) or clean.is_spreading or clean.threatened,
+            urgent=clean.urgent or bool(clean.is_minor) or clean.is_spreading or clean.threatened,
+            centre=centre,
             reporter_role=clean.reporter_role,
             language=clean.language,
             consent_takedown=bool(consent.get("takedown")),
@@ -249,7 +288,8 @@ def intake_progress(report: IntakeReport) -> dict[str, Any]:
         "deletion": _deletion_progress(report),
         "received_on": report.received_on.isoformat(),
         "urls": [{"url": u.url, "progress": url_states.get(u.takedown_id or 0, str(_("Waiting for review")))} for u in report.urls.all()],
-        "messages": [{"from_staff": m.from_staff, "text": m.text, "on": m.sent_on.isoformat()} for m in report.messages.all()],
+        # Both directions, oldest first; "at" is the day only (no time of day is kept).
+        "messages": [{"at": m["at"], "author": m["author"], "text": m["text"]} for m in intake_thread(report)],
         "consent": {
             "takedown": report.consent_takedown, "hash_sharing": report.consent_hash_sharing,
             "police_referral": report.consent_police_referral, "legal_support": report.consent_legal_support,
@@ -310,11 +350,16 @@ def intake_add_files(*, report: IntakeReport, files: list[dict[str, Any]]) -> in
 
 @transaction.atomic
 def intake_reply(*, report: IntakeReport, text: str) -> IntakeMessage:
-    text = text.strip()
+    """A message from the reporter (status page or API). The staff who may see the report find
+    it unread; the case's caseworker also gets an e-mail, sent by a worker after the commit."""
+    from cases.notifications import notify_after_commit
+
+    text = (text or "").strip()
     if not text or len(text) > 5000:
         raise ServiceError(_("Write a message of up to 5,000 characters."), field="text")
     message = IntakeMessage.objects.create(report=report, from_staff=False, text=text, sent_on=timezone.localdate())
-    audit.record("intake.reply", actor=None, obj=report)
+    audit.record("intake.reply", actor=None, obj=report, details={"message": message.pk})
+    notify_after_commit(message)
     return message
 
 
@@ -369,20 +414,65 @@ def intake_find_deleted(receipt: str) -> DeletionTombstone | None:
 
 @transaction.atomic
 def intake_staff_message(*, report: IntakeReport, text: str, acting_user: Any) -> IntakeMessage:
-    text = text.strip()
+    """A staff reply, shown on the reporter's status page. Whoever replies has read the thread."""
+    text = (text or "").strip()
     if not text or len(text) > 5000:
         raise ServiceError(_("Write a message of up to 5,000 characters."), field="text")
     message = IntakeMessage.objects.create(
         report=report, from_staff=True, text=text, author=acting_user, sent_on=timezone.localdate()
     )
-    audit.record("intake.staff_message", actor=acting_user, obj=report)
+    audit.record("intake.staff_message", actor=acting_user, obj=report, details={"message": message.pk})
+    if report.case_id:
+        audit.record("intake.staff_message", actor=acting_user, obj=report.case, details={"report": report.pk})
+    intake_mark_read(report=report, user=acting_user)
     return message
+
+
+def intake_mark_read(*, report: IntakeReport, user: Any) -> None:
+    """Remembers that this person has read the report's thread up to its newest message.
+
+    Called when the thread is shown to them (triage page, case page) and when they reply. Not an
+    audit event of its own: showing the report is audited already ("intake.view", "case.view");
+    the mark is only what makes the unread count go down.
+    """
+    from cases.models import IntakeReadMark
+
+    newest = report.messages.order_by("-id").values_list("id", flat=True).first()
+    if newest is None or user is None or not getattr(user, "pk", None):
+        return
+    mark, _created = IntakeReadMark.objects.get_or_create(report=report, user=user)
+    if mark.last_read_id < newest:
+        IntakeReadMark.objects.filter(pk=mark.pk, last_read_id__lt=newest).update(last_read_id=newest)
+
+
+@transaction.atomic
+def intake_route(*, report: IntakeReport, centre: Any, acting_user: Any) -> IntakeReport:
+    """Sends a report to another centre's queue (from triage, or on from a centre that got it
+    by mistake). Only before a case exists: after that the case's centre owns it.
+    The caller has checked that the acting user may see the report (selectors)."""
+    from core.roles import CASE_ROLES
+
+    if getattr(acting_user, "role", None) not in CASE_ROLES or acting_user.centre_id is None:
+        raise PermissionDenied(_("Only caseworkers and supervisors route reports."))
+    locked = IntakeReport.objects.select_for_update().get(pk=report.pk)
+    if locked.case_id:
+        raise ServiceError(_("A case was already opened for this report; it stays with the case's centre."))
+    if centre is None:
+        raise ServiceError(_("Choose a centre."), field="centre")
+    if locked.centre_id == centre.pk:
+        return locked
+    previous = locked.centre_id
+    locked.centre = centre
+    locked.save(update_fields=["centre"])
+    audit.record("intake.routed", actor=acting_user, obj=locked, details={"from": previous, "to": centre.pk})
+    report.centre = centre
+    return locked
 
 
 def intake_open_case(*, report: IntakeReport, acting_user: Any, pseudonym: str, category: str) -> Any:
     """Triage: a case with the victim, consent as given on the form, and the addresses handed to
     the takedown app (through a hook) as drafts."""
-    from cases.models import ConsentMethod
+    from cases.models import ConsentMethod, Priority
     from cases.services import case_create
 
     with transaction.atomic():
@@ -390,17 +480,38 @@ def intake_open_case(*, report: IntakeReport, acting_user: Any, pseudonym: str, 
         if locked.case_id:
             raise ServiceError(_("A case was already opened for this report."))
         contact = json.loads(locked.contact) if locked.contact else {}
+        # Everything the reporter gave goes onto the case: a minor "prefer not to say" stays
+        # unknown (None), urgency becomes the case's priority, contact wishes the victim's.
         case = case_create(
             acting_user=acting_user, category=category, summary=locked.description,
-            victim={"pseudonym": pseudonym, "is_minor": bool(locked.is_minor), "language": locked.language,
+            victim={"pseudonym": pseudonym, "is_minor": locked.is_minor, "language": locked.language,
                     "legal_name": str(contact.get("name", ""))[:300], "contact_email": str(contact.get("email", ""))[:300],
-                    "contact_phone": str(contact.get("phone", ""))[:40]},
+                    "contact_phone": str(contact.get("phone", ""))[:40],
+                    "safe_contact_channel": contact_channel(contact),
+                    "safe_contact_times": str(contact.get("times", ""))[:200],
+                    "may_leave_messages": bool(contact.get("may_leave_messages"))},
             consent={"takedown": locked.consent_takedown, "hash_sharing": locked.consent_hash_sharing,
                      "police_referral": locked.consent_police_referral, "legal_support": locked.consent_legal_support},
             consent_method=ConsentMethod.ONLINE_FORM,
+            priority=Priority.URGENT if locked.urgent else Priority.NORMAL,
+            is_spreading=locked.is_spreading, threatened=locked.threatened,
         )  # fmt: skip
         _link(locked, case, acting_user, "intake.case_opened")
     return case
+
+
+def contact_channel(contact: dict[str, Any]) -> str:
+    """The channel the reporter chose; when they chose none but gave one way to reach them,
+    that way (someone who leaves an e-mail address expects an e-mail). Nothing: do not contact."""
+    from cases.models import ContactChannel
+
+    if contact.get("channel") in ContactChannel.values:
+        return str(contact["channel"])
+    if contact.get("email"):  # with a phone number too, e-mail is the quieter way
+        return ContactChannel.EMAIL
+    if contact.get("phone"):
+        return ContactChannel.PHONE
+    return ContactChannel.NONE
 
 
 def _link(report: IntakeReport, case: Any, acting_user: Any, action: str) -> None:

@@ -65,6 +65,10 @@ class Victim(models.Model):
     contact_email = EncryptedTextField(blank=True, default="")
     contact_phone = EncryptedTextField(blank=True, default="")
     is_minor = models.BooleanField(default=False)
+    # Not known whether under 18 (or the reporter preferred not to say): kept as such, never read
+    # as "no". A separate flag rather than a null is_minor, so every "minor, so urgent" rule in the
+    # other apps keeps reading a plain bool. See the `minor` property for the three-way answer.
+    minor_unknown = models.BooleanField(default=False)
     language = models.CharField(max_length=10, default="ko")
     safe_contact_channel = models.CharField(max_length=10, choices=ContactChannel.choices, default=ContactChannel.NONE)
     safe_contact_times = models.CharField(max_length=200, blank=True, default="")
@@ -73,6 +77,11 @@ class Victim(models.Model):
 
     def __str__(self) -> str:
         return self.pseudonym
+
+    @property
+    def minor(self) -> bool | None:
+        """Under 18: True, False, or None when not known."""
+        return None if self.minor_unknown else self.is_minor
 
 
 class CaseReferenceCounter(models.Model):
@@ -90,6 +99,7 @@ class Case(models.Model):
     status = models.CharField(max_length=12, choices=CaseStatus.choices, default=CaseStatus.NEW, db_index=True)
     priority = models.CharField(max_length=10, choices=Priority.choices, default=Priority.NORMAL, db_index=True)
     is_spreading = models.BooleanField(default=False, help_text=_("The material is actively spreading."))
+    threatened = models.BooleanField(default=False, help_text=_("Someone threatens the victim or asks for money."))
     summary = EncryptedTextField(blank=True, default="")
     assigned_to = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="assigned_cases"
@@ -266,6 +276,9 @@ class IntakeReport(models.Model):
     # Only the day: the exact time adds nothing staff need and could help identify a reporter.
     received_on = models.DateField(db_index=True)
     deletion_requested_at = models.DateTimeField(null=True, blank=True)
+    # The centre the reporter chose, or the one triage routed it to. Empty: not routed yet, so
+    # only the triage centre (settings.INTAKE_TRIAGE_CENTRE) sees it (cases/selectors.py).
+    centre = models.ForeignKey(Centre, on_delete=models.PROTECT, null=True, blank=True, related_name="intake_reports")
 
     class Meta:
         ordering = ["-urgent", "-received_on", "-id"]
@@ -294,10 +307,27 @@ class IntakeMessage(models.Model):
     from_staff = models.BooleanField()
     text = EncryptedTextField()
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    # Only the day, never the time: the reporter's actions keep no time of day (DESIGN.md).
     sent_on = models.DateField()
 
     class Meta:
         ordering = ["id"]
+
+
+class IntakeReadMark(models.Model):
+    """How far one staff member has read a report's thread (the newest message id seen).
+
+    Per person, not per report: in a centre several people look at a report (the triage desk,
+    a supervisor, the assigned caseworker), and one of them glancing at it must not hide a
+    victim's message from the others.
+    """
+
+    report = models.ForeignKey(IntakeReport, on_delete=models.CASCADE, related_name="read_marks")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    last_read_id = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["report", "user"], name="one_read_mark_per_report_and_user")]
 
 
 # Retention: legal holds, deletion requests and what remains of deleted reports (docs/retention.md).

@@ -90,3 +90,92 @@ def assignable_staff(user: Any) -> QuerySet[Any]:
     return User.objects.filter(
         centre_id=user.centre_id, role__in=[Role.CASEWORKER, Role.SUPERVISOR], is_active=True, is_service_account=False
     ).order_by("username")
+
+
+# Public reports (docs/intake.md, "Routing") ------------------------------------------------------
+
+
+def triage_centre() -> Any:
+    """The centre that sees reports nobody routed yet: settings.INTAKE_TRIAGE_CENTRE (a centre
+    code), or the central centre when that is empty or names no centre."""
+    from django.conf import settings
+
+    from core.models import Centre
+    from core.services import central_centre
+
+    code = getattr(settings, "INTAKE_TRIAGE_CENTRE", "") or ""
+    centre = Centre.objects.filter(code=code).first() if code else None
+    return centre or central_centre()
+
+
+def intake_reports_visible_to(user: Any) -> QuerySet[Any]:
+    """The public reports a person may see, newest first.
+
+    Before a case exists: a report routed to a centre is its staff's; an unrouted one is the
+    triage centre's. Once a case exists the case's own rules decide (its centre, and for a
+    caseworker only cases they opened or are assigned), exactly as for the case itself.
+    Only caseworkers and supervisors see reports at all.
+    """
+    from cases.models import IntakeReport
+
+    qs = IntakeReport.objects.select_related("centre", "case").order_by("-received_on", "-id")
+    if (
+        not getattr(user, "is_authenticated", False)
+        or not user.is_active
+        or user.centre_id is None
+        or user.role not in (Role.CASEWORKER, Role.SUPERVISOR)
+    ):
+        return qs.none()
+    before_case = Q(centre_id=user.centre_id)
+    if triage_centre().pk == user.centre_id:
+        before_case |= Q(centre__isnull=True)
+    return qs.filter((Q(case__isnull=True) & before_case) | Q(case__in=cases_visible_to(user).values("pk")))
+
+
+def intake_report_get(*, user: Any, pk: Any) -> Any:
+    """The same NotFound for a report that does not exist and one the user may not see."""
+    from cases.models import IntakeReport
+
+    try:
+        return intake_reports_visible_to(user).get(pk=int(pk))
+    except (IntakeReport.DoesNotExist, ValueError, TypeError) as exc:
+        raise NotFound("Report not found.") from exc
+
+
+def _unread_messages(user: Any) -> QuerySet[Any]:
+    from django.db.models import Exists, OuterRef
+
+    from cases.models import IntakeMessage, IntakeReadMark
+
+    read = IntakeReadMark.objects.filter(report_id=OuterRef("report_id"), user_id=user.pk, last_read_id__gte=OuterRef("pk"))
+    return IntakeMessage.objects.filter(from_staff=False, report__in=intake_reports_visible_to(user).values("pk")).exclude(
+        Exists(read)
+    )
+
+
+def unread_message_count(user: Any) -> int:
+    """Messages from reporters this person has not read yet, on every report they may see."""
+    return _unread_messages(user).count()
+
+
+def reports_with_unread_messages(user: Any) -> QuerySet[Any]:
+    """The visible reports with a reporter's message this person has not read, newest first."""
+    return intake_reports_visible_to(user).filter(pk__in=_unread_messages(user).values("report_id"))
+
+
+def unread_counts_by_report(user: Any, report_ids: list[int]) -> dict[int, int]:
+    """{report id: unread messages} for a page of reports (one query)."""
+    from django.db.models import Count
+
+    rows = _unread_messages(user).filter(report_id__in=report_ids).values("report_id").annotate(n=Count("pk"))
+    return {row["report_id"]: row["n"] for row in rows}
+
+
+def intake_thread(report: Any) -> list[dict[str, Any]]:
+    """The messages of a report, oldest first, as the API and the pages show them. "at" is the
+    day only: no time of day is kept for a reporter's actions."""
+    return [
+        {"at": m.sent_on.isoformat(), "author": "staff" if m.from_staff else "reporter", "text": m.text,
+         "by": m.author.username if m.from_staff and m.author else ""}
+        for m in report.messages.select_related("author").order_by("id")
+    ]  # fmt: skip

@@ -80,6 +80,10 @@ def _clean_victim(data: dict[str, Any]) -> dict[str, Any]:
     for key in VICTIM_FIELDS:
         if key in data and data[key] is not None:
             cleaned[key] = data[key]
+    if "is_minor" in data:
+        # Three answers: True, False, or None for "not known" (kept as minor_unknown).
+        cleaned["minor_unknown"] = data["is_minor"] is None
+        cleaned["is_minor"] = bool(data["is_minor"])
     if "pseudonym" in cleaned:
         cleaned["pseudonym"] = str(cleaned["pseudonym"]).strip()
         if not cleaned["pseudonym"]:
@@ -105,6 +109,7 @@ def case_create(
     is_spreading: bool = False,
     priority: str = Priority.NORMAL,
     assigned_to: User | None = None,
+    threatened: bool = False,
 ) -> Case:
     _require_case_role(acting_user)
     if category not in Category.values:
@@ -128,6 +133,7 @@ def case_create(
         category=category,
         summary=summary,
         is_spreading=is_spreading,
+        threatened=threatened,
         priority=priority,
         assigned_to=assigned_to,
         created_by=acting_user,
@@ -148,7 +154,7 @@ def case_update(*, case: Case, acting_user: User, **fields: Any) -> Case:
     """Edits case details and victim details. Only the names of changed fields are audited."""
     _require_case_role(acting_user)
     changed: list[str] = []
-    for key in ("category", "summary", "is_spreading", "priority"):
+    for key in ("category", "summary", "is_spreading", "threatened", "priority"):
         if key in fields and fields[key] is not None and getattr(case, key) != fields[key]:
             if key == "category" and fields[key] not in Category.values:
                 raise ServiceError(_("Unknown category."), field="category")
@@ -329,3 +335,26 @@ def case_record_event(
 ) -> CaseEvent:
     """For other apps (takedowns, evidence) to add entries to a case's timeline. Call in a transaction."""
     return _event(case, kind, text, author, data)
+
+
+def case_status_follow_work(*, case: Case, work_done: bool) -> bool:
+    """The case's status follows its takedown work (called by takedowns, in its transaction).
+
+    Every request removed or gone before a notice was needed (work_done): a new or open case goes
+    to monitoring. Work again (a reappearance): a monitored case is open again. A closed case is
+    never reopened by a machine: closing is a person's decision about the victim's case (perhaps at
+    their request), so a reappearance there shows on the request and the lists instead, and a
+    person reopens the case. Returns whether the status changed; the change is on the timeline.
+    """
+    if case.status == CaseStatus.CLOSED:
+        return False
+    if work_done and case.status not in (CaseStatus.NEW, CaseStatus.OPEN):
+        return False
+    if not work_done and case.status != CaseStatus.MONITORING:
+        return False
+    old = case.status
+    case.status = CaseStatus.MONITORING if work_done else CaseStatus.OPEN
+    case.save(update_fields=["status", "updated_at"])
+    audit.record("case.status", actor=None, obj=case, details={"from": old, "to": case.status, "automatic": True})
+    _event(case, EventKind.STATUS, "", None, {"from": old, "to": case.status})
+    return True

@@ -27,3 +27,17 @@ def carry_out_deletion(request_id: int) -> bool:
     from cases.deletion import deletion_request_carry_out
 
     return deletion_request_carry_out(request_id)
+
+
+@shared_task(
+    name="cases.tasks.notify_new_message",
+    autoretry_for=(OSError,),
+    retry_backoff=30,
+    retry_kwargs={"max_retries": 5},
+)
+def notify_new_message(message_id: int) -> bool:
+    """E-mails the case's caseworker that the reporter wrote (no victim content, see
+    cases/notifications.py). Retries when the mail server is unreachable."""
+    from cases.notifications import send_new_message_email
+
+    return send_new_message_email(message_id)

@@ -104,6 +104,7 @@ def case_edit(request: HttpRequest, pk: int) -> HttpResponse:
         "priority": case.priority,
         "is_spreading": case.is_spreading,
         **{k: getattr(v, k) for k in CaseForm.VICTIM_FIELDS},
+        "is_minor": v.minor,  # True, False or None (not known)
     }
     form = CaseForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():

@@ -69,6 +69,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "core.context_processors.navigation",
+                "cases.context_processors.intake_unread",
             ],
         },
     }
@@ -289,6 +290,12 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "support-centre@localhost")
 CENTRE_NAME = env_str("CENTRE_NAME", "Digital Sex Crime Victim Support Centre")
 # Public intake: receipt checks per minute for the whole system (no per-person limit: no IPs).
 INTAKE_STATUS_PER_MINUTE = env_int("INTAKE_STATUS_PER_MINUTE", 120)
+# The centre (code) that sees public reports nobody routed yet; empty: the central centre.
+INTAKE_TRIAGE_CENTRE = env_str("INTAKE_TRIAGE_CENTRE", "")
+# E-mail the assigned caseworker when a reporter writes (never the message itself).
+INTAKE_MESSAGE_EMAIL = env_bool("INTAKE_MESSAGE_EMAIL", True)
+# This site's address for links in e-mails (https://cases.example.org); empty: the first ALLOWED_HOSTS.
+SITE_URL = env_str("SITE_URL", "")
 # Reports never turned into a case are deleted after this many days (an audited count remains).
 INTAKE_RETENTION_DAYS = env_int("INTAKE_RETENTION_DAYS", 90)
 # Retention policies (docs/retention.md, defaults and reasons in docs/operations.md). Days; 0 keeps
