@@ -14,4 +14,9 @@ class CasesConfig(AppConfig):
 
         # Legal hold and deletion requests on the case page (templates/cases/retention_panel.html).
         register_case_panel(case_retention_panel)
+        # The "My work" page (core.views.my_work_view): new reports, unread messages, urgent cases.
+        from cases.work import work_items
+        from core.panels import register_work_source
+
+        register_work_source(work_items)
         checks.register(retention_settings)

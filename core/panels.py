@@ -32,3 +32,33 @@ def register_case_panel(provider: Callable[[HttpRequest, Any], Panel | None]) ->
 def case_panels(request: HttpRequest, case: Any) -> list[Panel]:
     panels = [p for p in (provider(request, case) for provider in _case_panel_providers) if p is not None]
     return sorted(panels, key=lambda p: p.order)
+
+
+# "My work": the home page of caseworkers and supervisors. Each app answers, for one person, what
+# is waiting for them in its part of the work, as counts with a link to the list behind each, so
+# the page needs no import upward (cases, takedowns) and a new app adds its own items.
+
+
+@dataclass
+class WorkItem:
+    key: str  # stable name: the page's anchors and tests use it
+    label: str  # in the reader's language
+    count: int
+    url: str  # the list behind the count, filtered to exactly these items
+    order: int = 100
+    # Shown first and marked when the count is not zero: deadlines passed, material back online.
+    urgent: bool = False
+    hint: str = ""
+
+
+_work_sources: list[Callable[[Any], list[WorkItem]]] = []
+
+
+def register_work_source(source: Callable[[Any], list[WorkItem]]) -> None:
+    if source not in _work_sources:
+        _work_sources.append(source)
+
+
+def work_items(user: Any) -> list[WorkItem]:
+    items = [item for source in _work_sources for item in source(user)]
+    return sorted(items, key=lambda i: (not (i.urgent and i.count), i.order))

@@ -24,6 +24,7 @@ urlpatterns = [
         name="password_reset_complete",
     ),
     path("audit/", views.audit_view, name="audit"),
+    path("work/", views.my_work_view, name="my_work"),
     path("staff/users/", views.users_view, name="users"),
     path("staff/users/<int:pk>/toggle-active/", views.user_toggle_active_view, name="user_toggle_active"),
     path("staff/users/<int:pk>/reset-two-factor/", views.user_reset_two_factor_view, name="user_reset_two_factor"),

@@ -27,7 +27,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from core import audit, audit_words, services, twofactor
+from core import audit, audit_words, panels, services, twofactor
 from core.errors import ServiceError
 from core.forms import AuditFilterForm, CodeForm, LoginForm, UserCreateForm
 from core.models import AuditEvent, User
@@ -164,7 +164,7 @@ def logout_view(request: HttpRequest) -> HttpResponse:
 def home_view(request: HttpRequest) -> HttpResponse:
     role = getattr(request.user, "role", None)
     if role in (Role.CASEWORKER, Role.SUPERVISOR):
-        return redirect("cases:list")
+        return redirect("core:my_work")
     if role == Role.AUDITOR:
         return redirect("core:audit")
     if role == Role.ADMIN:
@@ -193,6 +193,19 @@ def _audit_rows(events: Any) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def my_work_view(request: HttpRequest) -> HttpResponse:
+    """Caseworkers' and supervisors' home: what waits for them, each count linking to its list
+    (core.panels.work_items; cases and takedowns add their items)."""
+    if getattr(request.user, "role", None) not in (Role.CASEWORKER, Role.SUPERVISOR):
+        raise Http404
+    items = panels.work_items(request.user)
+    return render(
+        request,
+        "core/my_work.html",
+        {"items": items, "waiting": sum(1 for i in items if i.count), "urgent": [i for i in items if i.urgent and i.count]},
+    )
 
 
 def audit_view(request: HttpRequest) -> HttpResponse:

@@ -13,6 +13,11 @@ class TakedownsConfig(AppConfig):
 
         register_case_panel(case_takedowns_panel)
         register_case_panel(case_hashlist_panel)
+        # The "My work" page (core.views.my_work_view) counts what waits in takedowns.
+        from core.panels import register_work_source
+        from takedowns.work import work_items
+
+        register_work_source(work_items)
         # Partner hash sharing follows consent and new fingerprints (cases and evidence fire these).
         hooks.register("consent_changed", hashlist.on_consent_changed)
         hooks.register("fingerprints_added", hashlist.on_fingerprints_added)

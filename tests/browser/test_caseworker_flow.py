@@ -19,8 +19,9 @@ def test_caseworker_opens_a_case_records_consent_and_finds_it_in_korean(page, li
     factories.make_case(caseworker, victim={"pseudonym": "Existing Heron"})
 
     sign_in(page, live_server, caseworker, device, shoot)
-    page.wait_for_url("**/cases/")
-    assert page.get_by_role("heading", name="Cases").is_visible()
+    page.wait_for_url("**/work/")
+    assert page.get_by_role("heading", name="My work").is_visible()
+    assert page.locator("[data-work=clear]").inner_text() == "Nothing is waiting for you right now."
 
     page.get_by_role("link", name="New case").first.click()
     page.get_by_label("Category").select_option("deepfake")
@@ -98,7 +99,7 @@ def test_enrolment_page_shows_a_scannable_qr_code(page, live_server, shoot, cent
     device = TOTPDevice.objects.get(user=newcomer)
     page.get_by_label("6-digit code from your authenticator app").fill(factories.totp_code(device))
     page.get_by_role("button", name="Confirm and sign in").click()
-    page.wait_for_url("**/cases/")
+    page.wait_for_url("**/work/")
     device.refresh_from_db()
     assert device.confirmed
 

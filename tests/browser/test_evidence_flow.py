@@ -26,7 +26,7 @@ def test_upload_blur_reveal_custody(page, live_server, shoot, central, tmp_path)
     files.append(str(bad))
 
     sign_in(page, live_server, caseworker, device)
-    page.wait_for_url("**/cases/")
+    page.wait_for_url("**/work/")
 
     page.goto(f"{live_server.url}/cases/{case.pk}/")
     panel = page.locator("#evidence")

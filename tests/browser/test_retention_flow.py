@@ -40,7 +40,7 @@ def test_reporter_asks_for_deletion_supervisor_approves_reporter_sees_it_done(
     supervisor = factories.make_user("supervisor", central, username="minji")
     case = factories.make_case(caseworker)
     sign_in(page, live_server, supervisor, factories.make_device(supervisor))
-    page.wait_for_url("**/cases/")
+    page.wait_for_url("**/work/")
     page.goto(f"{live_server.url}/cases/{case.pk}/")
     page.locator("#retention summary", has_text="법적 보존 설정").click()
     hold_form = page.locator("#retention form", has=page.get_by_role("button", name="보존 설정"))

@@ -46,7 +46,7 @@ def test_caseworker_pages_in_korean(korean_page, live_server, shoot, central, tm
     services.takedown_approve(requests=[request], acting_user=worker)
     report, _receipt = intake.intake_submit(intake.IntakeInput(description="도와주세요", urls=("https://x.example/1",)))
     sign_in(page, live_server, worker, factories.make_device(worker))
-    page.wait_for_url("**/cases/")
+    page.wait_for_url("**/work/")
     base = live_server.url
     assert "Form Only" in _visit(page, f"{base}/takedowns/", shoot, "20-takedowns-list")
     assert "formonly.example/p/1" in _visit(page, f"{base}/takedowns/{request.pk}/", shoot, "21-takedown-detail")
@@ -68,7 +68,7 @@ def test_supervisor_and_public_pages_in_korean(korean_page, live_server, shoot, 
     services.platform_create(acting_user=None, name="Delta", domains=["delta.example"], channel="email", email="d@delta.example")
     supervisor = factories.make_user("supervisor", central, username="jiho")
     sign_in(page, live_server, supervisor, factories.make_device(supervisor))
-    page.wait_for_url("**/cases/")
+    page.wait_for_url("**/work/")
     base = live_server.url
     assert caseworker.username in _visit(page, f"{base}/compliance/workload/", shoot, "28-workload")
     _visit(page, f"{base}/compliance/", shoot, "29-compliance-ko")

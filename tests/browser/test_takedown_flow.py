@@ -47,7 +47,7 @@ def test_bulk_paste_approve_all_and_watch_them_sent(
     simulator.behave(None, "rate_limit", times=3, retry_after=6)
 
     sign_in(page, live_server, caseworker, device)
-    page.wait_for_url("**/cases/")
+    page.wait_for_url("**/work/")
 
     page.goto(f"{live_server.url}/cases/{case.pk}/")
     panel = page.locator("#takedowns")
