@@ -9,6 +9,11 @@
 The worker ping and the storage probe cost a round trip each (a message through the broker, a
 write to object storage), so their answers are kept READY_CACHE_S seconds per process: a load
 balancer polling every second cannot hammer them. The database and Redis are asked every time.
+
+With ?strict=1 it also reports work that waits with nobody to do it (DESIGN.md: "a queue with
+work and no consumer is reported, never silent"): a Celery queue holding messages that no worker
+consumes (a worker started with -Q that leaves a queue out), and notices due for longer than
+NOTICE_STUCK_ALERT_S. /metrics and the failed-work page report the same, from the same functions.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -31,7 +37,7 @@ from django.utils import timezone
 
 logger = logging.getLogger(__name__)
 
-_cache: dict[str, tuple[float, bool]] = {}
+_cache: dict[str, tuple[float, Any]] = {}
 _cache_lock = threading.Lock()
 _redis_clients: dict[str, Any] = {}
 # Probe files live under their own prefix in the evidence storage, never next to evidence.
@@ -42,7 +48,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
 
 
-def _cached(name: str, check: Callable[[], bool]) -> bool:
+def _cached(name: str, check: Callable[[], Any]) -> Any:
     ttl = settings.READY_CACHE_S
     now = time.monotonic()
     hit = _cache.get(name)
@@ -143,6 +149,110 @@ def check_worker() -> bool:
         _worker_lock.release()
 
 
+# Queues and the outbox ----------------------------------------------------------------------
+
+# kombu's Redis transport keeps a queue as a list per priority step: "<name>", "<name>\x06\x163", ...
+_PRIORITY_SEPARATOR = "\x06\x16"
+_PRIORITY_STEPS = (0, 3, 6, 9)
+# Every worker is asked which queues it consumes, so the answer waits the whole timeout (there is
+# no knowing how many workers will reply). A prefork worker answers at once; a solo-pool worker
+# busy with a task answers only after it, and then counts as absent for this one look.
+_QUEUES_TIMEOUT_S = 1.0
+
+
+def celery_queues() -> list[str]:
+    """Every queue the system uses: the declared ones (CELERY_TASK_QUEUES) and any a route names."""
+    queues = {str(getattr(settings, "CELERY_TASK_DEFAULT_QUEUE", "celery"))}
+    queues.update(str(queue.name) for queue in getattr(settings, "CELERY_TASK_QUEUES", None) or ())
+    for route in getattr(settings, "CELERY_TASK_ROUTES", {}).values():
+        if isinstance(route, dict) and route.get("queue"):
+            queues.add(str(route["queue"]))
+    return sorted(queues)
+
+
+def broker_queue_lengths() -> tuple[dict[str, int], int] | None:
+    """Messages waiting in each queue, and messages taken by a worker and not yet acknowledged.
+
+    Read straight from the broker's Redis keys under its global_keyprefix (the tests' per-run
+    prefix), one pipeline. None when the broker is not Redis (the embedded file-system broker).
+    """
+    url = broker_redis_url()
+    if not str(settings.CELERY_BROKER_URL).startswith(("redis://", "rediss://")) or not url:
+        return None
+    prefix = str(settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("global_keyprefix", ""))
+    queues = celery_queues()
+    pipe = redis_client(url).pipeline(transaction=False)
+    for queue in queues:
+        for step in _PRIORITY_STEPS:
+            pipe.llen(f"{prefix}{queue}{_PRIORITY_SEPARATOR}{step}" if step else f"{prefix}{queue}")
+    pipe.hlen(f"{prefix}unacked")
+    answers = pipe.execute()
+    steps = len(_PRIORITY_STEPS)
+    lengths = {queue: int(sum(answers[i * steps : (i + 1) * steps])) for i, queue in enumerate(queues)}
+    return lengths, int(answers[-1])
+
+
+def queue_consumers() -> dict[str, int] | None:
+    """How many workers consume each queue, as the workers themselves answer (active_queues).
+
+    Queue names are the plain ones: the broker's key prefix is applied below kombu's queue names,
+    so a worker reports "notices" whatever the prefix. None when the broker cannot be asked.
+    """
+    from config.celery import app
+
+    try:
+        with app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, interval_start=0, timeout=1)
+            replies = app.control.inspect(timeout=_QUEUES_TIMEOUT_S, connection=conn).active_queues() or {}
+    except Exception:  # noqa: BLE001 - no broker: the Redis check reports it
+        return None
+    consumers: dict[str, int] = {}
+    for queues in replies.values():
+        for queue in queues or []:
+            consumers[str(queue.get("name"))] = consumers.get(str(queue.get("name")), 0) + 1
+    return consumers
+
+
+@dataclass(frozen=True)
+class UnconsumedQueue:
+    name: str
+    messages: int
+
+
+def queues_without_consumer() -> list[UnconsumedQueue] | None:
+    """Queues holding messages that no running worker consumes; None when it cannot be known.
+
+    Workers are asked only when some queue holds messages (an empty queue waits for nobody), and
+    their answer is kept READY_CACHE_S seconds like the ping.
+    """
+    counted = broker_queue_lengths()
+    if counted is None:
+        return None
+    waiting = {queue: n for queue, n in counted[0].items() if n > 0}
+    if not waiting:
+        return []
+    consumers = _cached("consumers", queue_consumers)
+    if consumers is None:
+        return None
+    return [UnconsumedQueue(queue, n) for queue, n in sorted(waiting.items()) if not consumers.get(queue)]
+
+
+def stuck_notice_count() -> int | None:
+    """Notices due for longer than NOTICE_STUCK_ALERT_S, or claimed by a worker that died.
+
+    Health belongs to ops, which looks at every app (DESIGN.md); it lives in core until the layout
+    issue moves it, hence the import here rather than at the top. One indexed count.
+    """
+    from django.apps import apps
+
+    if not apps.is_installed("takedowns"):
+        return None
+    from takedowns.models import Notice
+    from takedowns.services import stuck_notices_filter
+
+    return int(Notice.objects.filter(stuck_notices_filter()).count())
+
+
 def check_beat() -> bool:
     """True when the beat heartbeat (written every minute by a worker running beat's task) is recent."""
     from core.models import SystemState
@@ -165,9 +275,20 @@ def readiness(*, strict: bool = False) -> tuple[bool, dict[str, Any]]:
     worker: bool | None = None
     if redis_ok is not None:
         worker = _cached("worker", check_worker) if redis_ok else False
-    background = {"worker": worker, "beat": checks["database"] and check_beat()}
+    background: dict[str, bool | None] = {"worker": worker, "beat": checks["database"] and check_beat()}
+    extra: dict[str, Any] = {}
+    if strict:
+        # Only for the strict answer (monitoring, not the load balancer): a queue with a message
+        # is common under load, and then the workers are asked, which waits a second.
+        unconsumed = queues_without_consumer() if redis_ok else None
+        stuck = stuck_notice_count() if checks["database"] else None
+        background["queues"] = None if unconsumed is None else not unconsumed
+        background["outbox"] = None if stuck is None else stuck == 0
+        # Names and a count only: which queue to start a worker for, how many notices wait.
+        extra = {"queues_without_consumer": [q.name for q in unconsumed or []], "stuck_notices": stuck or 0}
     ok = all(checks.values()) and (not strict or all(v is not False for v in background.values()))
-    return ok, {"status": "ok" if ok else "unavailable", "checks": checks, "background": background, "strict": strict}
+    body = {"status": "ok" if ok else "unavailable", "checks": checks, "background": background, "strict": strict, **extra}
+    return ok, body
 
 
 _last_failing: frozenset[str] = frozenset()

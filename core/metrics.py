@@ -37,9 +37,6 @@ _collectors: list[Collector] = []
 
 # Audit actions worth an alert; counted over the last day (the audit log's action and time are indexed).
 ALERT_ACTIONS = ("audit.chain_broken", "evidence.verify_failed")
-# kombu's Redis transport keeps a queue as a list per priority step: "<name>", "<name>\x06\x163", ...
-_PRIORITY_SEPARATOR = "\x06\x16"
-_PRIORITY_STEPS = (0, 3, 6, 9)
 
 
 def register_collector(collector: Collector) -> None:
@@ -54,37 +51,32 @@ def name(metric: str) -> str:
 # Core's own figures ---------------------------------------------------------------------------
 
 
-def celery_queues() -> list[str]:
-    queues = {getattr(settings, "CELERY_TASK_DEFAULT_QUEUE", "celery")}
-    for route in getattr(settings, "CELERY_TASK_ROUTES", {}).values():
-        if isinstance(route, dict) and route.get("queue"):
-            queues.add(str(route["queue"]))
-    return sorted(queues)
-
-
 def _queue_metrics() -> Iterable[Metric]:
-    url = health.broker_redis_url()
-    if not str(settings.CELERY_BROKER_URL).startswith(("redis://", "rediss://")) or not url:
+    counted = health.broker_queue_lengths()
+    if counted is None:
         return  # the embedded file-system broker has no queue to measure
-    prefix = str(settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("global_keyprefix", ""))
-    client = health.redis_client(url)
-    queues = celery_queues()
-    pipe = client.pipeline(transaction=False)
-    for queue in queues:
-        for step in _PRIORITY_STEPS:
-            pipe.llen(f"{prefix}{queue}{_PRIORITY_SEPARATOR}{step}" if step else f"{prefix}{queue}")
-    pipe.hlen(f"{prefix}unacked")
-    answers = pipe.execute()
+    lengths, unacked = counted
     length = GaugeMetricFamily(name("queue_length"), "Messages waiting in a Celery queue.", labels=["queue"])
-    for index, queue in enumerate(queues):
-        steps = len(_PRIORITY_STEPS)
-        length.add_metric([queue], float(sum(answers[index * steps : (index + 1) * steps])))
+    for queue, n in lengths.items():
+        length.add_metric([queue], float(n))
     yield length
     yield GaugeMetricFamily(
         name("queue_unacked"),
         "Messages taken by a worker and not yet acknowledged (running or reserved).",
-        value=float(answers[-1]),
+        value=float(unacked),
     )
+    # The alert for a worker started with -Q that leaves a queue out (docs/operations.md, "Alerts").
+    # Workers are asked only when a queue holds messages; left out when they cannot be asked.
+    unconsumed = health.queues_without_consumer()
+    if unconsumed is not None:
+        stalled = {q.name for q in unconsumed}
+        family = GaugeMetricFamily(
+            name("queue_without_consumer"), "1 when a Celery queue holds messages and no running worker consumes it.",
+            labels=["queue"],
+        )  # fmt: skip
+        for queue in lengths:
+            family.add_metric([queue], 1.0 if queue in stalled else 0.0)
+        yield family
 
 
 def _task_metrics() -> Iterable[Metric]:

@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core import audit
+from core import audit, health
 from core.errors import Conflict, PermissionDenied, ServiceError
 from core.logs import redact
 from core.models import TaskFailure, User
@@ -61,6 +62,29 @@ def stuck_sources() -> list[StuckSource]:
 
 def stuck_source(key: str) -> StuckSource | None:
     return _sources.get(key)
+
+
+# Work waiting with nobody to do it ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WaitingWork:
+    """What the top of the failed-work page warns about (the same as /readyz?strict=1 and /metrics)."""
+
+    queues: list[health.UnconsumedQueue]  # queues holding messages that no running worker consumes
+    queues_known: bool  # False when the broker could not be asked (the embedded file broker, or down)
+    stuck_notices: int  # due longer than NOTICE_STUCK_ALERT_S, or claimed by a worker that died
+    stuck_after_s: int
+
+
+def waiting_work() -> WaitingWork:
+    queues = health.queues_without_consumer()
+    return WaitingWork(
+        queues=queues or [],
+        queues_known=queues is not None,
+        stuck_notices=health.stuck_notice_count() or 0,
+        stuck_after_s=int(settings.NOTICE_STUCK_ALERT_S),
+    )
 
 
 def require_admin(user: User | None) -> None:

@@ -37,6 +37,7 @@ def failed_work_view(request: HttpRequest) -> HttpResponse:
         "closed": ops.recent_closed_task_failures(),
         "sections": sections,
         "page_rows": PAGE_ROWS,
+        "waiting": ops.waiting_work(),
     }
     return render(request, "core/failed_work.html", context)
 

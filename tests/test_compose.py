@@ -257,7 +257,8 @@ def test_worker_and_beat_use_the_web_image_and_build() -> None:
         assert services[name].get("image") == web["image"], f"{name} runs a different image from web"
         assert services[name].get("build") == web.get("build"), f"{name} builds differently from web"
     assert services["worker"]["command"][:4] == ["celery", "-A", "config", "worker"]
-    assert "celery,notices" in services["worker"]["command"]
+    # The plain command of the contract: it consumes every declared queue, notices included.
+    assert "-Q" not in services["worker"]["command"] and "--queues" not in services["worker"]["command"]
     assert services["beat"]["command"][:4] == ["celery", "-A", "config", "beat"]
     assert services["web"]["command"][:2] == ["gunicorn", "config.wsgi"]
     assert services["migrate"]["command"][-3:-1] == ["manage.py", "migrate"]

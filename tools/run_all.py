@@ -132,7 +132,7 @@ def main() -> int:
     # 2. The system itself.
     commands = {
         "web": [sys.executable, "manage.py", "runserver", f"{args.host}:{args.port}", "--noreload"],
-        "worker": [str(BIN / "celery"), "-A", "config", "worker", "-l", "INFO", "-Q", "celery,notices", "--concurrency", "2"],
+        "worker": [str(BIN / "celery"), "-A", "config", "worker", "-l", "INFO", "--concurrency", "2"],
         "beat": [str(BIN / "celery"), "-A", "config", "beat", "-l", "INFO"],
     }
     for name, cmd in commands.items():

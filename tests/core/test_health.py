@@ -67,7 +67,9 @@ def test_strict_readiness_passes_with_a_worker_and_a_fresh_heartbeat(celery_work
     beat_heartbeat.delay()  # a real worker runs it: broker, worker and database all work
     wait_until(lambda: SystemState.objects.filter(key="beat_heartbeat").exists())
     response = Client().get("/readyz?strict=1")
-    assert response.json()["background"] == {"worker": True, "beat": True}
+    # The strict answer also says that no queue waits without a worker and no notice is stuck.
+    assert response.json()["background"] == {"worker": True, "beat": True, "queues": True, "outbox": True}
+    assert response.json()["queues_without_consumer"] == [] and response.json()["stuck_notices"] == 0
     assert response.status_code == 200
 
 

@@ -10,7 +10,7 @@ from django.test import Client
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
-from core import audit
+from core import audit, health
 from core.models import TaskFailure
 from takedowns import services
 from takedowns.models import Notice, TakedownRequest
@@ -124,6 +124,7 @@ def test_queue_lengths_come_from_this_installations_redis_keys(settings) -> None
     from config.celery import app
 
     clear_queues()
+    health.clear_cache()  # no earlier test's answer about which workers consume what
     try:
         for switch in range(3):
             app.send_task("tests.fail_while_asked", args=[switch])  # no worker listens in this module
@@ -131,10 +132,14 @@ def test_queue_lengths_come_from_this_installations_redis_keys(settings) -> None
         samples = _scrape(settings)
         assert _value(samples, "victimsupport_queue_length", queue="celery") == 3
         assert _value(samples, "victimsupport_queue_length", queue="notices") == 1
+        # No worker at all: both queues wait with nobody to take their work.
+        assert _value(samples, "victimsupport_queue_without_consumer", queue="celery") == 1
+        assert _value(samples, "victimsupport_queue_without_consumer", queue="notices") == 1
     finally:
         clear_queues()
     samples = _scrape(settings)
     assert _value(samples, "victimsupport_queue_length", queue="celery") == 0
+    assert _value(samples, "victimsupport_queue_without_consumer", queue="notices") == 0
 
 
 def test_system_figures_beat_audit_chain_alerts_and_open_failures(settings, central) -> None:
