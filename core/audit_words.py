@@ -24,6 +24,7 @@ ACTIONS: dict[str, Promise] = {
     "user.enable": _("Staff account enabled"),
     "user.disable": _("Staff account disabled"),
     "user.role_change": _("Role changed"),
+    "user.centre_change": _("Moved to another centre"),
     "user.two_factor_reset": _("Authenticator reset"),
     "api_token.issue": _("API token issued"),
     "centre.create": _("Centre created"),

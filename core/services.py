@@ -96,6 +96,17 @@ def user_set_role(*, user: User, role: str, acting_user: User | None = None) -> 
 
 
 @transaction.atomic
+def user_set_centre(*, user: User, centre: Centre, acting_user: User | None = None) -> User:
+    """Moves an account to another centre: from then on it sees that centre's cases and reports."""
+    _require_admin(acting_user)
+    old = user.centre.code if user.centre else None
+    user.centre = centre
+    user.save(update_fields=["centre"])
+    audit.record("user.centre_change", actor=acting_user, obj=user, centre_id=centre.pk, details={"from": old, "to": centre.code})
+    return user
+
+
+@transaction.atomic
 def user_set_active(*, user: User, active: bool, acting_user: User | None = None) -> User:
     """Disabling an account ends its sessions everywhere and revokes its API tokens at once."""
     _require_admin(acting_user)

@@ -1,15 +1,42 @@
-"""Creates (if needed) a service account with a role and prints a new API token as the last line."""
+"""Creates (if needed) a service account with a role and prints a new API token as the last line.
+
+`--centre CODE` puts the account in that centre, creating the centre when it does not exist (a
+partner's or a police system's account belongs to the centre whose cases it works with); without
+it, the account goes to the default (central) centre. Contract v1.1, "Running, made explicit".
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.validators import validate_slug
 from django.db import transaction
 
 from core import services
 from core.models import Centre, User
 from core.roles import Role
+
+# Centre.code is a SlugField of this length.
+_CODE_MAX = 32
+
+
+def centre_for(code: str | None) -> tuple[Centre, bool]:
+    """The centre with this code (created when missing, named by its code), or the default centre."""
+    if not code:
+        return services.central_centre(), False
+    code = code.strip().lower()
+    try:
+        validate_slug(code)
+    except ValidationError as exc:
+        raise CommandError(f"Centre code {code!r}: use letters, digits, - and _ only.") from exc
+    if len(code) > _CODE_MAX:
+        raise CommandError(f"Centre code {code!r}: at most {_CODE_MAX} characters.")
+    centre = Centre.objects.filter(code=code).first()
+    if centre is not None:
+        return centre, False
+    return services.centre_create(code=code, name=code, acting_user=None), True
 
 
 class Command(BaseCommand):
@@ -18,30 +45,32 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--username", required=True)
         parser.add_argument("--role", required=True, choices=[r.value for r in Role if r != Role.AUDITOR] + [Role.AUDITOR.value])
-        parser.add_argument("--centre", help="Centre code (default: the central centre)")
+        parser.add_argument(
+            "--centre", help="Centre code; the centre is created when it does not exist (default: the central centre)"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         username: str = options["username"]
         role: str = options["role"]
         with transaction.atomic():
-            if options["centre"]:
-                centre = Centre.objects.filter(code=options["centre"]).first()
-                if centre is None:
-                    raise CommandError(f"No centre with code {options['centre']!r}.")
-            else:
-                centre = services.central_centre()
+            centre, created = centre_for(options["centre"])
+            if created:
+                self.stdout.write(f"Created centre {centre.code}.")
             user = User.objects.filter(username=username).first()
             if user is None:
                 user = services.user_create(
                     username=username, role=role, centre=centre, is_service_account=True, acting_user=None
                 )
-                self.stdout.write(f"Created service account {username} ({role}).")
+                self.stdout.write(f"Created service account {username} ({role}) in centre {centre.code}.")
             else:
                 if not user.is_service_account:
                     raise CommandError(f"{username} is a person's account; tokens are only for service accounts.")
                 if user.role != role:
                     services.user_set_role(user=user, role=role, acting_user=None)
                     self.stdout.write(f"Changed the role of {username} to {role}.")
+                if user.centre_id != centre.pk:
+                    services.user_set_centre(user=user, centre=centre, acting_user=None)
+                    self.stdout.write(f"Moved {username} to centre {centre.code}.")
                 if not user.is_active:
                     services.user_set_active(user=user, active=True, acting_user=None)
             key = services.api_token_issue(user=user, acting_user=None)
