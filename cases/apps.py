@@ -14,6 +14,10 @@ class CasesConfig(AppConfig):
 
         # Legal hold and deletion requests on the case page (templates/cases/retention_panel.html).
         register_case_panel(case_retention_panel)
+        # The public reports behind a case and their message thread (templates/cases/intake_panel.html).
+        from cases.intake_views import case_intake_panel
+
+        register_case_panel(case_intake_panel)
         # The "My work" page (core.views.my_work_view): new reports, unread messages, urgent cases.
         from cases.work import work_items
         from core.panels import register_work_source

@@ -264,11 +264,18 @@ def deletion_request_carry_out(request_id: int) -> bool:
 
 def deletion_requests_for(user: Any) -> QuerySet[DeletionRequest]:
     """What a supervisor decides on: requests for cases of their centre, and for public reports
-    without a case (which every centre's staff triage). Nobody else sees the queue."""
+    without a case that the intake routing shows them (routed to their centre, or unrouted when
+    their centre is the triage centre: cases/selectors.py). Nobody else sees the queue."""
+    from cases.selectors import intake_reports_visible_to, triage_centre
+
     if getattr(user, "role", None) != Role.SUPERVISOR or user.centre_id is None:
         return DeletionRequest.objects.none()
+    reports = intake_reports_visible_to(user).filter(case__isnull=True).values("pk")
+    scope = Q(centre_id=user.centre_id) | Q(centre__isnull=True, report__in=reports)
+    if triage_centre().pk == user.centre_id:
+        scope |= Q(centre__isnull=True, report__isnull=True)  # a report already purged: the triage centre keeps the outcome
     return (
-        DeletionRequest.objects.filter(Q(centre_id=user.centre_id) | Q(centre__isnull=True))
+        DeletionRequest.objects.filter(scope)
         .select_related("case", "report", "requested_by", "decided_by")
         .order_by("-requested_at", "-id")
     )

@@ -33,7 +33,7 @@ from cases.models import (
 )
 from cases.selectors import intake_thread
 from core import audit, hooks
-from core.errors import PermissionDenied, ServiceError
+from core.errors import Conflict, PermissionDenied, ServiceError
 
 _RECEIPT_BYTES = 20  # 160 bits from the operating system's secure generator
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
@@ -478,7 +478,7 @@ def intake_open_case(*, report: IntakeReport, acting_user: Any, pseudonym: str, 
     with transaction.atomic():
         locked = IntakeReport.objects.select_for_update().get(pk=report.pk)
         if locked.case_id:
-            raise ServiceError(_("A case was already opened for this report."))
+            raise Conflict(_("A case was already opened for this report."))
         contact = json.loads(locked.contact) if locked.contact else {}
         # Everything the reporter gave goes onto the case: a minor "prefer not to say" stays
         # unknown (None), urgency becomes the case's priority, contact wishes the victim's.

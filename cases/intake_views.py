@@ -17,16 +17,17 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from cases import intake
-from cases.models import Category, IntakeReport, IntakeStatus, ReporterRole
-from core.errors import ServiceError
-from core.models import User
+from cases import intake, selectors
+from cases.models import Category, ContactChannel, IntakeReport, IntakeStatus, ReporterRole
+from core.errors import NotFound, ServiceError
+from core.models import Centre, User
 from core.roles import CASE_ROLES
 from core.uploads import uploaded_path
 
@@ -76,13 +77,27 @@ class ReportForm(forms.Form):
     contact_times = forms.CharField(
         label=gettext_lazy("When is it safe to contact you? (optional)"), required=False, max_length=200
     )
+    contact_channel = forms.ChoiceField(
+        label=gettext_lazy("How should we contact you? (optional)"), required=False,
+        choices=[("", gettext_lazy("No preference"))] + list(ContactChannel.choices),
+    )  # fmt: skip
     may_leave_messages = forms.BooleanField(label=gettext_lazy("You may leave a message"), required=False)
+    centre = forms.ChoiceField(
+        label=gettext_lazy("Which centre or region should help you? (optional)"), required=False,
+        help_text=gettext_lazy("If you are not sure, leave it: we will pass your report to the right centre."),
+    )  # fmt: skip
     fingerprints = forms.CharField(required=False, max_length=20_000, widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Read when the form is built, so a centre added today is offered today.
+        choices = [("", _("I don't know"))] + [(c.code, c.name) for c in Centre.objects.order_by("-is_central", "name")]
+        cast(forms.ChoiceField, self.fields["centre"]).choices = choices
 
 
 def _contact(data: dict[str, Any]) -> dict[str, Any]:
     fields = {"name": "contact_name", "email": "contact_email", "phone": "contact_phone", "times": "contact_times",
-              "may_leave_messages": "may_leave_messages"}  # fmt: skip
+              "channel": "contact_channel", "may_leave_messages": "may_leave_messages"}  # fmt: skip
     return {key: data[name] for key, name in fields.items() if data[name]}
 
 
@@ -119,6 +134,7 @@ def report_form(request: HttpRequest) -> HttpResponse:
                     language=getattr(request, "LANGUAGE_CODE", "ko"),
                     consent={k: data[f"consent_{k}"] for k in ("takedown", "hash_sharing", "police_referral", "legal_support")},
                     fingerprints=tuple(f for f in fingerprints if isinstance(f, dict)),
+                    centre=data["centre"],
                 ),
                 files=prepared,
             )
@@ -128,7 +144,19 @@ def report_form(request: HttpRequest) -> HttpResponse:
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)
         else:
             return _public(render(request, "intake/receipt.html", {"receipt": receipt, "report": report}))
-    return _public(render(request, "intake/form.html", {"form": form}))
+    return _public(render(request, "intake/form.html", {"form": form, "error_summary": _error_summary(form)}))
+
+
+def _error_summary(form: forms.Form) -> list[dict[str, str]]:
+    """Every error of the form, in the order the fields appear, each with the id of its field
+    (the summary at the top links to them; errors that belong to no field link to the form)."""
+    if not form.is_bound or not form.errors:
+        return []
+    items = [{"id": "report-form", "text": str(e)} for e in form.non_field_errors()]
+    for name, field in form.fields.items():
+        for error in form.errors.get(name, []):
+            items.append({"id": form[name].id_for_label or "report-form", "label": str(field.label or ""), "text": str(error)})
+    return items
 
 
 class ReceiptForm(forms.Form):
@@ -201,26 +229,83 @@ def _staff(request: HttpRequest) -> User:
     return cast(User, request.user)
 
 
+OPEN_STATUSES = [IntakeStatus.RECEIVED, IntakeStatus.IN_REVIEW, IntakeStatus.DELETION_REQUESTED]
+
+
 def triage_list(request: HttpRequest) -> HttpResponse:
-    _staff(request)
-    reports = IntakeReport.objects.filter(
-        status__in=[IntakeStatus.RECEIVED, IntakeStatus.IN_REVIEW, IntakeStatus.DELETION_REQUESTED]
-    )
-    page = Paginator(reports.prefetch_related("urls"), 25).get_page(request.GET.get("page"))
-    return render(request, "intake/triage_list.html", {"page": page, "query": ""})
+    """The reports this person may see (routing: cases/selectors.py): by default those still
+    waiting for triage; ?status=... one state; ?unread=1 those with a reporter's unread message."""
+    user = _staff(request)
+    reports = selectors.intake_reports_visible_to(user)
+    unread_only = request.GET.get("unread") == "1"
+    status = request.GET.get("status", "")
+    if unread_only:
+        reports = selectors.reports_with_unread_messages(user)
+    elif status in IntakeStatus.values:
+        reports = reports.filter(status=status)
+    else:
+        reports = reports.filter(status__in=OPEN_STATUSES)
+    reports = reports.order_by("-urgent", "-received_on", "-id").prefetch_related("urls")
+    page = Paginator(reports, 25).get_page(request.GET.get("page"))
+    unread = selectors.unread_counts_by_report(user, [r.pk for r in page])
+    rows = [(r, unread.get(r.pk, 0)) for r in page]
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "page": page, "rows": rows, "query": query.urlencode(), "unread_only": unread_only,
+        "status": status if status in IntakeStatus.values else "", "statuses": IntakeStatus.choices,
+        "is_triage_centre": selectors.triage_centre().pk == user.centre_id,
+    }  # fmt: skip
+    return render(request, "intake/triage_list.html", context)
+
+
+def _report_or_404(user: User, pk: int) -> IntakeReport:
+    try:
+        return cast(IntakeReport, selectors.intake_report_get(user=user, pk=pk))
+    except NotFound as exc:
+        raise Http404 from exc
+
+
+CONTACT_LABELS = {
+    "name": gettext_lazy("Name"), "email": gettext_lazy("E-mail"), "phone": gettext_lazy("Phone"),
+    "times": gettext_lazy("Safe times to contact"), "channel": gettext_lazy("How to contact"),
+    "may_leave_messages": gettext_lazy("Messages may be left"),
+}  # fmt: skip
+
+
+def contact_rows(report: IntakeReport) -> list[tuple[str, str]]:
+    """The reporter's contact details and wishes as labelled lines (never raw keys or codes)."""
+    contact = json.loads(report.contact) if report.contact else {}
+    rows = []
+    for key, label in CONTACT_LABELS.items():
+        if key not in contact:
+            continue
+        value = contact[key]
+        if key == "channel":
+            value = dict(ContactChannel.choices).get(value, value)
+        elif key == "may_leave_messages":
+            value = _("Yes") if value else _("No")
+        rows.append((str(label), str(value)))
+    return rows
+
+
+def language_name(code: str) -> str:
+    """A language code as its name in the reader's language (ko: Korean / 한국어)."""
+    try:
+        return str(translation.get_language_info(code)["name_translated"])
+    except KeyError:
+        return code
 
 
 def triage_detail(request: HttpRequest, pk: int) -> HttpResponse:
     user = _staff(request)
-    report = IntakeReport.objects.filter(pk=pk).first()
-    if report is None:
-        raise Http404
+    report = _report_or_404(user, pk)
     from core import audit
 
-    audit.record_now("intake.view", actor=user, obj=report)
     if request.method == "POST":
+        action = request.POST.get("action")
         try:
-            if request.POST.get("action") == "open_case":
+            if action == "open_case":
                 case = intake.intake_open_case(
                     report=report,
                     acting_user=user,
@@ -229,9 +314,8 @@ def triage_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 )
                 messages.success(request, _("Case %(ref)s opened from the report.") % {"ref": case.reference})
                 return redirect("cases:detail", pk=case.pk)
-            if request.POST.get("action") == "attach":
+            if action == "attach":
                 from cases.selectors import case_get_by_reference
-                from core.errors import NotFound
 
                 try:
                     case = case_get_by_reference(user=user, reference=(request.POST.get("reference") or "").strip())
@@ -240,11 +324,50 @@ def triage_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 intake.intake_attach_to_case(report=report, case=case, acting_user=user)
                 messages.success(request, _("The report is now part of %(ref)s.") % {"ref": case.reference})
                 return redirect("cases:detail", pk=case.pk)
-            if request.POST.get("action") == "message":
+            if action == "route":
+                centre = intake.centre_for_code(request.POST.get("centre") or "")
+                intake.intake_route(report=report, centre=centre, acting_user=user)
+                assert centre is not None
+                messages.success(request, _("The report was passed to %(centre)s.") % {"centre": centre.name})
+                # The report may now be out of this person's sight: back to the queue.
+                return redirect("intake_staff:triage_list")
+            if action == "message":
                 intake.intake_staff_message(report=report, text=request.POST.get("text", ""), acting_user=user)
-                messages.success(request, _("Message saved; the reporter sees it on their status page."))
+                messages.success(request, _("Message sent; the reporter sees it on their status page."))
+                if request.POST.get("back") == "case" and report.case_id:
+                    return redirect(reverse("cases:detail", args=[report.case_id]) + "#intake-messages")
         except ServiceError as exc:
             messages.error(request, exc.message)
+            if request.POST.get("back") == "case" and report.case_id:
+                return redirect(reverse("cases:detail", args=[report.case_id]) + "#intake-messages")
         return redirect("intake_staff:triage_detail", pk=report.pk)
-    contact = json.loads(report.contact) if report.contact else {}
-    return render(request, "intake/triage_detail.html", {"report": report, "contact": contact, "categories": Category.choices})
+    audit.record_now("intake.view", actor=user, obj=report)
+    thread = selectors.intake_thread(report)
+    unread = selectors.unread_counts_by_report(user, [report.pk]).get(report.pk, 0)
+    intake.intake_mark_read(report=report, user=user)
+    context = {
+        "report": report, "contact": contact_rows(report), "categories": Category.choices, "thread": thread,
+        "unread": unread, "language": language_name(report.language),
+        "centres": Centre.objects.exclude(pk=report.centre_id or 0).order_by("-is_central", "name") if not report.case_id else [],
+        "triage_centre": selectors.triage_centre(),
+    }  # fmt: skip
+    return render(request, "intake/triage_detail.html", context)
+
+
+def case_intake_panel(request: HttpRequest, case: Any) -> Any:
+    """The case page's section for the public reports behind the case: what the reporter told us,
+    and the message thread with a reply box (registered in cases/apps.py)."""
+    from core.panels import Panel
+
+    reports = list(case.intake_reports.order_by("id"))
+    if not reports:
+        return None
+    user = cast(User, request.user)
+    unread = selectors.unread_counts_by_report(user, [r.pk for r in reports])
+    items = []
+    for report in reports:
+        items.append({"report": report, "thread": selectors.intake_thread(report), "unread": unread.get(report.pk, 0),
+                      "contact": contact_rows(report), "language": language_name(report.language)})  # fmt: skip
+        # Showing the thread on the case page is reading it (the case view itself is audited).
+        intake.intake_mark_read(report=report, user=user)
+    return Panel(template="cases/intake_panel.html", order=5, context={"case": case, "items": items})

@@ -83,6 +83,15 @@ class Victim(models.Model):
         """Under 18: True, False, or None when not known."""
         return None if self.minor_unknown else self.is_minor
 
+    def language_name(self) -> str:
+        """The preferred language's name in the reader's language (never the bare code)."""
+        from django.utils.translation import get_language_info
+
+        try:
+            return str(get_language_info(self.language)["name_translated"])
+        except KeyError:
+            return {"zh": str(_("Chinese"))}.get(self.language, self.language)
+
 
 class CaseReferenceCounter(models.Model):
     """Per-year sequence for human-readable references (KR-2026-000123)."""

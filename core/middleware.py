@@ -19,6 +19,8 @@ PUBLIC_PREFIXES = (
     "/report/",
     "/transparency/",
 )
+# Exact paths open to anyone: the public landing page (core.views.home_view sends staff on).
+PUBLIC_PATHS = frozenset({"/"})
 
 
 class StaffTwoFactorMiddleware:
@@ -26,7 +28,7 @@ class StaffTwoFactorMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if not request.path.startswith(PUBLIC_PREFIXES):
+        if not request.path.startswith(PUBLIC_PREFIXES) and request.path not in PUBLIC_PATHS:
             user = request.user
             verified = user.is_authenticated and getattr(user, "is_verified", lambda: False)()
             if not verified or getattr(user, "is_service_account", False):

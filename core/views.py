@@ -162,6 +162,8 @@ def logout_view(request: HttpRequest) -> HttpResponse:
 
 
 def home_view(request: HttpRequest) -> HttpResponse:
+    if not request.user.is_authenticated:
+        return landing_view(request)
     role = getattr(request.user, "role", None)
     if role in (Role.CASEWORKER, Role.SUPERVISOR):
         return redirect("core:my_work")
@@ -206,6 +208,23 @@ def my_work_view(request: HttpRequest) -> HttpResponse:
         "core/my_work.html",
         {"items": items, "waiting": sum(1 for i in items if i.count), "urgent": [i for i in items if i.urgent and i.count]},
     )
+
+
+def landing_view(request: HttpRequest) -> HttpResponse:
+    """The public front door: report, check a report's status, the transparency report, and a
+    discreet staff sign-in. Like the public form it sets no cookie, keeps nothing about the
+    visitor and takes its language from ?lang= only (templates/intake/landing.html)."""
+    from django.conf import settings
+    from django.utils import translation
+
+    lang = request.GET.get("lang")
+    if lang in dict(settings.LANGUAGES):
+        translation.activate(lang)
+        request.LANGUAGE_CODE = lang
+    response = render(request, "intake/landing.html")
+    response["Referrer-Policy"] = "no-referrer"
+    response["X-Robots-Tag"] = "noindex"
+    return response
 
 
 def audit_view(request: HttpRequest) -> HttpResponse:

@@ -12,7 +12,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from cases import intake
+from cases import intake, selectors
+from cases.models import Category, IntakeReport
+from core import audit
+from core.errors import Conflict
 
 
 class IntakeInput(serializers.Serializer):
@@ -26,6 +29,8 @@ class IntakeInput(serializers.Serializer):
     threatened = serializers.BooleanField(required=False, default=False)
     reporter_role = serializers.ChoiceField(choices=["victim", "helper"], required=False, default="victim")
     fingerprints = serializers.ListField(child=serializers.DictField(), max_length=100, required=False, default=list)
+    centre = serializers.CharField(max_length=32, required=False, allow_blank=True, allow_null=True, default="")
+    urgent = serializers.BooleanField(required=False, default=False)
 
 
 class ReceiptInput(serializers.Serializer):
@@ -54,7 +59,7 @@ class IntakeApi(PublicApi):
             intake.IntakeInput(
                 description=v["description"], urls=tuple(v["urls"]), contact=v["contact"], consent=v["consent"],
                 language=v["language"], is_minor=v["is_minor"], reporter_role=v["reporter_role"], fingerprints=tuple(v["fingerprints"]),
-                is_spreading=v["is_spreading"], threatened=v["threatened"],
+                is_spreading=v["is_spreading"], threatened=v["threatened"], centre=v["centre"] or "", urgent=v["urgent"],
             )
         )  # fmt: skip
         return Response({"receipt": receipt}, status=status.HTTP_201_CREATED)
@@ -74,3 +79,137 @@ class IntakeStatusApi(PublicApi):
                 return Response({"status": "deleted", "deleted_on": tombstone.deleted_on.isoformat(), "reason": tombstone.reason})
             return Response({"detail": "No report matches that receipt."}, status=status.HTTP_404_NOT_FOUND)
         return Response(intake.intake_progress(report))
+
+
+_NO_REPORT = {"detail": "No report matches that receipt."}
+
+
+class ReporterMessageInput(ReceiptInput):
+    text = serializers.CharField(max_length=5000, allow_blank=True)
+
+
+class MessageOutput(serializers.Serializer):
+    at = serializers.CharField(help_text="The day (YYYY-MM-DD): no time of day is kept for a reporter's actions.")
+    author = serializers.ChoiceField(choices=["reporter", "staff"])
+    text = serializers.CharField()
+
+
+class IntakeStatusMessageApi(PublicApi):
+    """A message from the reporter. A wrong receipt answers exactly as the status call does."""
+
+    @extend_schema(request=ReporterMessageInput, responses={201: MessageOutput, 404: OpenApiTypes.OBJECT})
+    def post(self, request: Request) -> Response:
+        data = ReporterMessageInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        if not intake.guess_allowed():
+            return Response({"detail": "Too many checks right now; try again in a minute."}, status=429)
+        report = intake.intake_find(data.validated_data["receipt"])
+        if report is None:
+            return Response(_NO_REPORT, status=status.HTTP_404_NOT_FOUND)
+        message = intake.intake_reply(report=report, text=data.validated_data["text"])
+        return Response({"at": message.sent_on.isoformat(), "author": "reporter", "text": message.text}, status=201)
+
+
+# Staff: reports routed to the caller's centre (or the triage centre's unrouted ones) -------------
+
+
+class ReportOutput(serializers.Serializer):
+    id = serializers.CharField()
+    centre = serializers.CharField(source="centre.code", allow_null=True, default=None)
+    status = serializers.CharField()
+    received_on = serializers.DateField()
+    urgent = serializers.BooleanField()
+    is_minor = serializers.BooleanField(allow_null=True)
+    is_spreading = serializers.BooleanField()
+    threatened = serializers.BooleanField()
+    language = serializers.CharField()
+    case = serializers.CharField(source="case_id", allow_null=True)
+    description = serializers.CharField()
+    urls = serializers.SerializerMethodField()
+    messages = serializers.SerializerMethodField()
+
+    def get_urls(self, report: IntakeReport) -> list[str]:
+        return [u.url for u in report.urls.all()]
+
+    def get_messages(self, report: IntakeReport) -> list[dict[str, str]]:
+        return [{"at": m["at"], "author": m["author"], "text": m["text"]} for m in selectors.intake_thread(report)]
+
+
+class ReportListOutput(ReportOutput):
+    messages = None  # type: ignore[assignment]
+    unread = serializers.IntegerField()
+
+
+class StaffTextInput(serializers.Serializer):
+    text = serializers.CharField(max_length=5000, allow_blank=True)
+
+
+class OpenCaseInput(serializers.Serializer):
+    pseudonym = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    category = serializers.ChoiceField(choices=Category.choices, required=False, default=Category.OTHER)
+
+
+class RouteInput(serializers.Serializer):
+    centre = serializers.CharField(max_length=32)
+
+
+def _report(request: Request, pk: str) -> IntakeReport:
+    return selectors.intake_report_get(user=request.user, pk=pk)
+
+
+class IntakeReportsApi(APIView):
+    """Newest first; only caseworkers and supervisors see any (others get an empty list)."""
+
+    @extend_schema(responses=ReportListOutput(many=True))
+    def get(self, request: Request) -> Response:
+        reports = list(selectors.intake_reports_visible_to(request.user).prefetch_related("urls")[:500])
+        unread = selectors.unread_counts_by_report(request.user, [r.pk for r in reports])
+        for report in reports:
+            report.unread = unread.get(report.pk, 0)
+        return Response(ReportListOutput(reports, many=True).data)
+
+
+class IntakeReportDetailApi(APIView):
+    @extend_schema(responses=ReportOutput)
+    def get(self, request: Request, pk: str) -> Response:
+        report = _report(request, pk)
+        audit.record_now("intake.view", actor=request.user, obj=report)
+        intake.intake_mark_read(report=report, user=request.user)
+        return Response(ReportOutput(report).data)
+
+
+class IntakeReportMessageApi(APIView):
+    @extend_schema(request=StaffTextInput, responses={201: MessageOutput})
+    def post(self, request: Request, pk: str) -> Response:
+        report = _report(request, pk)
+        data = StaffTextInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        message = intake.intake_staff_message(report=report, text=data.validated_data["text"], acting_user=request.user)
+        return Response({"at": message.sent_on.isoformat(), "author": "staff", "text": message.text}, status=201)
+
+
+class IntakeReportCaseApi(APIView):
+    @extend_schema(request=OpenCaseInput, responses={201: OpenApiTypes.OBJECT, 409: OpenApiTypes.OBJECT})
+    def post(self, request: Request, pk: str) -> Response:
+        report = _report(request, pk)
+        data = OpenCaseInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        if report.case_id:
+            raise Conflict("A case was already opened for this report.")
+        case = intake.intake_open_case(
+            report=report, acting_user=request.user, category=data.validated_data["category"],
+            pseudonym=data.validated_data["pseudonym"].strip() or f"Reporter {report.pk}",
+        )  # fmt: skip
+        return Response({"id": str(case.pk), "reference": case.reference}, status=201)
+
+
+class IntakeReportRouteApi(APIView):
+    @extend_schema(request=RouteInput, responses=ReportOutput)
+    def post(self, request: Request, pk: str) -> Response:
+        report = _report(request, pk)
+        data = RouteInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        centre = intake.centre_for_code(data.validated_data["centre"])
+        intake.intake_route(report=report, centre=centre, acting_user=request.user)
+        report.refresh_from_db()
+        return Response(ReportOutput(report).data)

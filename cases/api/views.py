@@ -18,7 +18,8 @@ from core.roles import CASE_ROLES
 
 class VictimInput(serializers.Serializer):
     pseudonym = serializers.CharField(max_length=100)
-    is_minor = serializers.BooleanField(default=False)
+    # null: not known (or the victim preferred not to say), kept as such.
+    is_minor = serializers.BooleanField(default=False, allow_null=True)
     language = serializers.CharField(max_length=10, default="ko")
     legal_name = serializers.CharField(max_length=300, required=False, allow_blank=True)
     contact_email = serializers.EmailField(required=False, allow_blank=True)
@@ -51,19 +52,35 @@ class CaseOutput(serializers.Serializer):
     status = serializers.CharField()
     category = serializers.CharField()
     priority = serializers.CharField()
+    urgent = serializers.SerializerMethodField()
     is_spreading = serializers.BooleanField()
+    threatened = serializers.BooleanField()
     summary = serializers.CharField()
     centre = serializers.CharField(source="centre.code")
     assigned_to = serializers.CharField(source="assigned_to.username", allow_null=True, default=None)
     victim = serializers.SerializerMethodField()
+    contact = serializers.SerializerMethodField()
     consent = serializers.SerializerMethodField()
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
 
+    def get_urgent(self, case: Case) -> bool:
+        return case.priority == Priority.URGENT
+
     def get_victim(self, case: Case) -> dict[str, Any]:
         # Identity and contact are never in the API; the case page reveals them with an audit entry.
         v = case.victim
-        return {"pseudonym": v.pseudonym, "is_minor": v.is_minor, "language": v.language}
+        return {"pseudonym": v.pseudonym, "is_minor": v.minor, "language": v.language}
+
+    def get_contact(self, case: Case) -> dict[str, Any]:
+        """The victim's contact wishes: how and when it is safe to reach them, and whether an
+        address or number is on file. The address and number themselves stay behind the audited
+        reveal on the case page (only the case's caseworker and supervisors see this at all)."""
+        v = case.victim
+        return {
+            "channel": v.safe_contact_channel, "safe_times": v.safe_contact_times,
+            "may_leave_messages": v.may_leave_messages, "has_email": bool(v.contact_email), "has_phone": bool(v.contact_phone),
+        }  # fmt: skip
 
     def get_consent(self, case: Case) -> dict[str, bool | None]:
         state = selectors.consent_state(case)
@@ -73,6 +90,7 @@ class CaseOutput(serializers.Serializer):
 class CaseListOutput(CaseOutput):
     consent = None  # type: ignore[assignment]
     summary = None  # type: ignore[assignment]
+    contact = None  # type: ignore[assignment]
 
 
 class CaseUpdateInput(serializers.Serializer):

@@ -48,4 +48,16 @@
       }).catch(function () { status.textContent = "✗"; });
     });
   }
+  // The error summary at the top of the form takes the focus, so a screen reader reads it first
+  // and a keyboard user starts from the list of answers to fix (each a link to its field).
+  var summary = document.querySelector("[data-error-summary]");
+  if (summary) {
+    summary.focus();
+    summary.querySelectorAll("a[href^='#']").forEach(function (link) {
+      link.addEventListener("click", function (event) {
+        var field = document.getElementById(link.getAttribute("href").slice(1));
+        if (field) { event.preventDefault(); field.focus(); field.scrollIntoView({block: "center"}); }
+      });
+    });
+  }
 })();

@@ -278,3 +278,14 @@ class CompliancePlatformsApi(APIView):
             Filters(since=v.get("since"), until=v.get("until"), jurisdiction=v.get("jurisdiction"), category=v.get("category"))
         )
         return Response([as_api(r) for r in rows])
+
+
+class CaseTakedownsApi(APIView):
+    """GET /api/v1/cases/{id}/takedowns/: the case's takedown requests, oldest first (contract
+    v1.1). Registered from this side because cases may not import takedowns."""
+
+    @extend_schema(responses=TakedownOutput(many=True))
+    def get(self, request: Request, pk: str) -> Response:
+        case = case_get(user=request.user, pk=pk)
+        qs = selectors.requests_visible_to(request.user).filter(case=case).order_by("created_at", "id")
+        return Response(TakedownOutput(qs, many=True).data)
