@@ -316,7 +316,7 @@ CASE_REFERENCE_PREFIX = env_str("CASE_REFERENCE_PREFIX", "KR")
 METRICS_TOKEN = env_str("METRICS_TOKEN", "")
 # /readyz?strict=1 (and the "beat" answer) counts beat as late after this many seconds without a heartbeat.
 READY_BEAT_MAX_AGE_S = env_int("READY_BEAT_MAX_AGE_S", 180)
-# Seconds each process keeps its answer for the worker ping and the storage probe.
+# Seconds each process keeps its answer for the worker ping, the queue consumers and the storage probe.
 READY_CACHE_S = env_int("READY_CACHE_S", 10)
 # A due notice still waiting after this long (no worker on its queue, no beat to run the sweeper)
 # is stuck: reported by /readyz?strict=1, /metrics and the failed-work page (docs/operations.md, "Alerts").
