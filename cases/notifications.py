@@ -76,5 +76,5 @@ def send_new_message_email(message_id: int) -> bool:
             "(For the victim's safety this e-mail never contains the message itself.)"
         ) % {"ref": case.reference, "link": link}
     send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [person.email])
-    logger.info("intake message e-mail sent", extra={"case": case.pk, "message": message_id})
+    logger.info("intake message e-mail sent", extra={"case_id": case.pk, "message_id": message_id})
     return True

@@ -1,0 +1,175 @@
+"""Reporters and staff talk both ways: reporter -> unread count -> staff reply -> the reporter
+reads it; the caseworker's e-mail says only that there is a message; wrong receipts learn nothing."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.core import mail
+from django.test import Client
+from rest_framework.test import APIClient
+
+from cases import intake, selectors
+from cases.models import IntakeMessage
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+SECRET_WORDS = "He sent the video to my sister today"
+
+
+def _submit(**extra) -> str:
+    response = APIClient().post(
+        "/api/v1/intake/", {"description": "Please help, my photos are on a forum.", "urls": ["https://forum.example/t/9"], **extra},
+        format="json",
+    )  # fmt: skip
+    assert response.status_code == 201
+    return response.json()["receipt"]
+
+
+def _nav_unread(client: Client) -> int:
+    page = client.get("/cases/").content.decode()
+    found = re.search(r'data-testid="nav-unread">(\d+)<', page)
+    return int(found.group(1)) if found else 0
+
+
+def test_the_round_trip(caseworker, supervisor, client_for, api_for) -> None:
+    receipt = _submit()
+    public = APIClient()
+    sent = public.post("/api/v1/intake/status/messages/", {"receipt": receipt, "text": SECRET_WORDS}, format="json")
+    assert sent.status_code == 201
+    assert sent.json()["author"] == "reporter"
+    report = intake.intake_find(receipt)
+    assert report is not None
+
+    # Both staff of the triage centre see it unread, in the navigation of any staff page.
+    cw, sup = client_for(caseworker), client_for(supervisor)
+    assert _nav_unread(cw) == 1 and _nav_unread(sup) == 1
+    listed = {r["id"]: r for r in api_for(caseworker).get("/api/v1/intake/reports/").json()}
+    assert listed[str(report.pk)]["unread"] == 1
+    unread_queue = cw.get("/intake/?unread=1").content.decode()
+    assert f'data-report="{report.pk}"' in unread_queue
+
+    # The caseworker reads it on the report: their count drops; the supervisor's stays (read
+    # marks are per person, so one glance does not hide a message from the others).
+    page = cw.get(f"/intake/{report.pk}/").content.decode()
+    assert SECRET_WORDS in page and 'data-testid="unread-on-report">1<' in page
+    assert _nav_unread(cw) == 0 and _nav_unread(sup) == 1
+
+    # The reply, through the API as the contract says.
+    reply = api_for(caseworker).post(f"/api/v1/intake/reports/{report.pk}/messages/", {"text": "We are on it. Stay safe."})
+    assert reply.status_code == 201 and reply.json()["author"] == "staff"
+    empty = api_for(caseworker).post(f"/api/v1/intake/reports/{report.pk}/messages/", {"text": "  "})
+    assert empty.status_code == 400
+
+    status = public.post("/api/v1/intake/status/", {"receipt": receipt}, format="json").json()
+    assert [(m["author"], m["text"]) for m in status["messages"]] == [
+        ("reporter", SECRET_WORDS),
+        ("staff", "We are on it. Stay safe."),
+    ]
+    # "at" is the day only: no time of day is kept for a reporter's actions.
+    assert all(re.fullmatch(r"\d{4}-\d{2}-\d{2}", m["at"]) for m in status["messages"])
+    detail = api_for(supervisor).get(f"/api/v1/intake/reports/{report.pk}/").json()
+    assert [m["author"] for m in detail["messages"]] == ["reporter", "staff"]
+    assert set(detail) >= {"id", "centre", "status", "description", "urls", "messages"}
+    assert _nav_unread(sup) == 0  # reading it through the API counts too
+
+    # The status page shows the thread, in words (never the codes "reporter"/"staff").
+    html = Client().post("/report/status/", {"receipt": receipt, "lang": "en"}).content.decode()
+    thread = html[html.index('data-testid="thread"') :]
+    assert "We are on it. Stay safe." in thread and "The centre" in thread and "You" in thread
+
+
+def test_messages_are_encrypted_at_rest() -> None:
+    from django.db import connection
+
+    receipt = _submit()
+    report = intake.intake_find(receipt)
+    intake.intake_reply(report=report, text=SECRET_WORDS)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT text FROM cases_intakemessage")
+        stored = [row[0] for row in cursor.fetchall()]
+    assert stored and all(SECRET_WORDS not in value for value in stored)
+
+
+def test_a_wrong_receipt_answers_the_same_404_as_the_status_call() -> None:
+    receipt = _submit()
+    wrong = receipt[:-1] + ("A" if not receipt.endswith("A") else "B")
+    public = APIClient()
+    message = public.post("/api/v1/intake/status/messages/", {"receipt": wrong, "text": "hello"}, format="json")
+    status = public.post("/api/v1/intake/status/", {"receipt": wrong}, format="json")
+    assert message.status_code == status.status_code == 404
+    assert message.json() == status.json()
+    assert not IntakeMessage.objects.exists()
+
+
+def test_the_assigned_caseworker_gets_an_email_without_any_victim_content(
+    region, client_for, monkeypatch, django_capture_on_commit_callbacks
+) -> None:
+    from cases import tasks
+
+    busan_cw = factories.make_user("caseworker", region, username="busan_mail", email="busan.cw@example.org")
+    receipt = _submit(centre="busan")
+    report = intake.intake_find(receipt)
+    case = intake.intake_open_case(report=report, acting_user=busan_cw, pseudonym="Willow Creek", category="deepfake")
+    queued: list[int] = []
+    monkeypatch.setattr(tasks.notify_new_message, "delay", lambda message_id: queued.append(message_id))
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        APIClient().post("/api/v1/intake/status/messages/", {"receipt": receipt, "text": SECRET_WORDS}, format="json")
+        assert queued == []  # nothing leaves inside the transaction
+    for callback in callbacks:
+        callback()
+    assert len(queued) == 1  # queued once the message was committed
+
+    mail.outbox.clear()
+    assert tasks.notify_new_message(queued[0]) is True  # what the worker runs
+    assert len(mail.outbox) == 1
+    email = mail.outbox[0]
+    assert email.to == ["busan.cw@example.org"]
+    everything = email.subject + email.body
+    assert case.reference in email.subject and case.reference in email.body
+    assert f"/cases/{case.pk}/#intake-messages" in email.body
+    for private in (SECRET_WORDS, "Willow Creek", "forum.example", "Please help"):
+        assert private not in everything
+
+    # The case page shows the thread, unread, and a reply from there reaches the reporter.
+    cw = client_for(busan_cw)
+    page = cw.get(f"/cases/{case.pk}/").content.decode()
+    assert SECRET_WORDS in page and 'data-testid="unread-on-case">1<' in page
+    response = cw.post(f"/intake/{report.pk}/", {"action": "message", "text": "Thank you for telling us.", "back": "case"})
+    assert response["Location"] == f"/cases/{case.pk}/#intake-messages"
+    status = APIClient().post("/api/v1/intake/status/", {"receipt": receipt}, format="json").json()
+    assert status["messages"][-1] == {"at": status["messages"][-1]["at"], "author": "staff", "text": "Thank you for telling us."}
+
+
+def test_no_email_when_switched_off_or_nobody_is_assigned(
+    caseworker, settings, monkeypatch, django_capture_on_commit_callbacks
+) -> None:
+    from cases import tasks
+
+    queued: list[int] = []
+    monkeypatch.setattr(tasks.notify_new_message, "delay", lambda message_id: queued.append(message_id))
+    receipt = _submit()
+    report = intake.intake_find(receipt)
+    with django_capture_on_commit_callbacks(execute=True):
+        message = intake.intake_reply(report=report, text="no case yet")
+    assert tasks.notify_new_message(message.pk) is False  # no case, nobody to tell: the queue shows it
+    settings.INTAKE_MESSAGE_EMAIL = False
+    queued.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        intake.intake_reply(report=report, text="second")
+    assert queued == []
+
+
+def test_selectors_for_my_work(caseworker, supervisor) -> None:
+    receipt = _submit()
+    report = intake.intake_find(receipt)
+    intake.intake_reply(report=report, text="one")
+    intake.intake_reply(report=report, text="two")
+    assert selectors.unread_message_count(caseworker) == 2
+    assert list(selectors.reports_with_unread_messages(caseworker)) == [report]
+    intake.intake_mark_read(report=report, user=caseworker)
+    assert selectors.unread_message_count(caseworker) == 0
+    assert selectors.unread_message_count(supervisor) == 2
