@@ -18,6 +18,7 @@ urlpatterns = [
     path("takedowns/<str:pk>/", takedown_views.TakedownDetailApi.as_view(), name="api-takedown-detail"),
     path("takedowns/<str:pk>/send/", takedown_views.TakedownSendApi.as_view(), name="api-takedown-send"),
     path("takedowns/<str:pk>/recheck/", takedown_views.TakedownRecheckApi.as_view(), name="api-takedown-recheck"),
+    path("cases/<str:pk>/takedowns/send/", takedown_views.CaseTakedownsSendApi.as_view(), name="api-case-takedowns-send"),
     path("match/", takedown_views.MatchApi.as_view(), name="api-match"),
     path("compliance/platforms/", takedown_views.CompliancePlatformsApi.as_view(), name="api-compliance-platforms"),
     path("intake/", intake_views.IntakeApi.as_view(), name="api-intake"),

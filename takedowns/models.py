@@ -52,9 +52,17 @@ class RequestStatus(models.TextChoices):
     REJECTED = "rejected", _("Rejected")
     FAILED = "failed", _("Failed")
     REAPPEARED = "reappeared", _("Reappeared")
+    # The page was already gone when the worker looked, before the first notice: nothing was sent,
+    # and the request is no platform's business (it counts in no compliance figure).
+    UNAVAILABLE = "unavailable", _("Gone before a notice was needed")
 
 
 OPEN_STATUSES = [RequestStatus.QUEUED, RequestStatus.SENT, RequestStatus.ACKNOWLEDGED, RequestStatus.REAPPEARED]
+# What a request "is working on" a URL: a new request for the same URL follows it instead of
+# sending a second notice (docs/takedowns.md, "Duplicates"). Removed ones are still watched.
+LEADING_STATUSES = [*OPEN_STATUSES, RequestStatus.REMOVED]
+# A case whose every request is in one of these has nothing left to chase: it is monitored.
+FINISHED_STATUSES = [RequestStatus.REMOVED, RequestStatus.UNAVAILABLE]
 
 
 class TakedownRequest(models.Model):
@@ -62,8 +70,13 @@ class TakedownRequest(models.Model):
 
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="takedowns")
     url = models.URLField(max_length=2000)
+    # takedowns.urlnorm.url_key(url): the same page however it was spelled; finds duplicates by index.
+    url_key = models.CharField(max_length=2000, blank=True, default="", db_index=True)
     host = models.CharField(max_length=255, db_index=True)
     platform = models.ForeignKey(Platform, on_delete=models.PROTECT, null=True, blank=True, related_name="requests")
+    # The request (in any case of any centre) already working on the same page. Once approved, this
+    # request sends nothing and mirrors that one's status (docs/takedowns.md, "Duplicates").
+    duplicate_of = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="followers")
     evidence = models.ManyToManyField(Evidence, blank=True, related_name="takedowns")
     status = models.CharField(max_length=14, choices=RequestStatus.choices, default=RequestStatus.DRAFT, db_index=True)
     urgent = models.BooleanField(default=False)
@@ -73,6 +86,7 @@ class TakedownRequest(models.Model):
     removed_at = models.DateTimeField(null=True, blank=True)
     rejected_at = models.DateTimeField(null=True, blank=True)
     reappeared_at = models.DateTimeField(null=True, blank=True)
+    unavailable_at = models.DateTimeField(null=True, blank=True)
     ticket = models.CharField(max_length=200, blank=True, default="")
     platform_message = models.CharField(max_length=2000, blank=True, default="")
     reminded_at = models.DateTimeField(null=True, blank=True)
@@ -120,6 +134,7 @@ class NoticeStatus(models.TextChoices):
     FAILED = "failed", _("Failed")
     MANUAL = "manual", _("Waiting for a person (web form)")
     DONE = "done", _("Done by hand")
+    CANCELLED = "cancelled", _("Not sent: the page was already gone")
 
 
 class Notice(models.Model):

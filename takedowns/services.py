@@ -9,29 +9,29 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
-from django.core.validators import URLValidator
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Count, F, OuterRef, Q, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cases.models import Case, ConsentKind, EventKind
-from cases.services import case_record_event, consent_require
+from cases.services import case_record_event, case_status_follow_work, consent_require
 from core import audit
 from core.errors import Conflict, PermissionDenied, ServiceError
 from core.models import User
 from core.roles import CASE_ROLES, Role
 from evidence.models import Evidence
 from takedowns.models import (
+    FINISHED_STATUSES,
+    LEADING_STATUSES,
     OPEN_STATUSES,
     Channel,
     Check,
@@ -45,9 +45,9 @@ from takedowns.models import (
     TakedownRequest,
 )
 from takedowns.selectors import PlatformMatcher, host_of
+from takedowns.urlnorm import BadUrl, clean_url, url_key
 
 logger = logging.getLogger(__name__)
-_url_validator = URLValidator(schemes=["http", "https"])
 
 
 def _require_case_role(user: User) -> None:
@@ -84,15 +84,28 @@ def platform_create(*, acting_user: Any, name: str, domains: list[str], **fields
 # Requests ------------------------------------------------------------------------------------
 
 
+def refusal_words(reason: str) -> str:
+    """Why an address was refused, in the reader's language (reasons are stored as codes)."""
+    words = {
+        "not_url": _("not a web address"),
+        "scheme": _("only http and https addresses are accepted"),
+        "too_long": _("longer than 2,000 characters"),
+        "repeated": _("the same address as an earlier line"),
+        "in_case": _("already requested in this case"),
+        "limit": _("over the limit of 5,000 addresses at once"),
+    }
+    return str(words.get(reason, reason))
+
+
 def normalise_url(raw: str) -> str:
-    url = raw.strip()
+    """The address to store (takedowns.urlnorm.clean_url), or a ServiceError that says why not."""
     try:
-        _url_validator(url)
-    except ValidationError as exc:
-        raise ServiceError(_("Not a web address: %(url)s") % {"url": url[:200]}, field="url") from exc
-    parts = urlsplit(url)
-    # The fragment never reaches the server; two URLs differing only in it are the same page.
-    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path or "/", parts.query, ""))
+        return clean_url(raw)
+    except BadUrl as exc:
+        raise ServiceError(
+            _("Not a web address (%(reason)s): %(url)s") % {"reason": refusal_words(exc.reason), "url": raw.strip()[:200]},
+            field="url",
+        ) from exc
 
 
 def _case_evidence(case: Case, evidence_ids: Iterable[Any]) -> list[Evidence]:
@@ -103,23 +116,80 @@ def _case_evidence(case: Case, evidence_ids: Iterable[Any]) -> list[Evidence]:
     return found
 
 
+def _leaders(keys: Iterable[str], *, exclude_case: Any = None) -> dict[str, int]:
+    """For each duplicate key, the request (any case, any centre) already working on that page:
+    the oldest one being sent, followed or watched that is not itself a follower. One index hit."""
+    qs = TakedownRequest.objects.filter(url_key__in=set(keys), status__in=LEADING_STATUSES, duplicate_of__isnull=True)
+    if exclude_case is not None:
+        qs = qs.exclude(case=exclude_case)
+    found: dict[str, int] = {}
+    for key, pk in qs.order_by("created_at", "pk").values_list("url_key", "pk"):
+        found.setdefault(key, pk)
+    return found
+
+
+def _open_elsewhere(keys: Iterable[str], *, case: Case) -> dict[str, int]:
+    """What a new request is a duplicate of: a leader, or else the oldest draft for the page in
+    another case (so both caseworkers see each other's request before either is sent)."""
+    keys = set(keys)
+    found = _leaders(keys, exclude_case=case)
+    waiting = keys - set(found)
+    if waiting:
+        drafts = (
+            TakedownRequest.objects.filter(url_key__in=waiting, status=RequestStatus.DRAFT, duplicate_of__isnull=True)
+            .exclude(case=case)
+            .order_by("created_at", "pk")
+            .values_list("url_key", "pk")
+        )
+        for key, pk in drafts:
+            found.setdefault(key, pk)
+    return found
+
+
 @transaction.atomic
 def takedown_create(*, case: Case, url: str, acting_user: User, evidence_ids: Iterable[Any] = ()) -> TakedownRequest:
     _require_case_role(acting_user)
     clean = normalise_url(url)
-    existing = TakedownRequest.objects.filter(case=case, url=clean).first()
+    key = url_key(clean)
+    existing = TakedownRequest.objects.filter(case=case, url_key=key).first() or (
+        TakedownRequest.objects.filter(case=case, url=clean).first()
+    )
     if existing is not None:
         raise Conflict(_("This URL already has takedown request %(id)s in this case.") % {"id": existing.pk})
     evidence = _case_evidence(case, evidence_ids)
     host = host_of(clean)
     request = TakedownRequest.objects.create(
-        case=case, url=clean, host=host, platform=PlatformMatcher().match(host), created_by=acting_user,
-        urgent=case.priority == "urgent" or case.victim.is_minor,
+        case=case, url=clean, url_key=key, host=host, platform=PlatformMatcher().match(host), created_by=acting_user,
+        urgent=case.priority == "urgent" or case.victim.is_minor, duplicate_of_id=_open_elsewhere([key], case=case).get(key),
     )  # fmt: skip
     if evidence:
         request.evidence.set(evidence)
-    audit.record("takedown.create", actor=acting_user, obj=request, centre_id=case.centre_id, details={"case": case.pk})
+    audit.record(
+        "takedown.create", actor=acting_user, obj=request, centre_id=case.centre_id,
+        details={"case": case.pk, "duplicate_of": request.duplicate_of_id},
+    )  # fmt: skip
     return request
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A pasted line that made no request: its number (1-based), its text (cut short) and why (a code)."""
+
+    line: int
+    text: str
+    reason: str
+
+    @property
+    def words(self) -> str:
+        return refusal_words(self.reason)
+
+
+@dataclass
+class Pasted:
+    """What a paste or CSV holds: the addresses with their line numbers, and the lines refused."""
+
+    urls: list[tuple[int, str]] = field(default_factory=list)
+    refused: list[Refusal] = field(default_factory=list)
 
 
 @dataclass
@@ -127,49 +197,103 @@ class BulkResult:
     created: list[TakedownRequest] = field(default_factory=list)
     merged: int = 0
     invalid: list[str] = field(default_factory=list)
+    refused: list[Refusal] = field(default_factory=list)
+    # New requests for a page another case's request already works on: they follow it.
+    duplicates: int = 0
 
 
-def parse_url_list(text: str) -> list[str]:
-    """URLs from pasted text or CSV: any cell that looks like http(s)://..., in order."""
+_SCHEME_LIKE = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:(?!\d)")
+
+
+def parse_pasted(text: str) -> Pasted:
+    """Every line of a paste or CSV, one by one: the addresses in it (with or without a scheme:
+    `instagram.com/p/...` becomes https://...), and each line that held none, with the reason.
+    Blank lines are skipped; words beside an address on its line (a CSV note column) are ignored."""
     import csv
     import io
 
-    found: list[str] = []
-    for row in csv.reader(io.StringIO(text)):
-        for cell in row:
+    pasted = Pasted()
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            cells = next(csv.reader(io.StringIO(line)), [])
+        except csv.Error:
+            cells = [line]
+        found: list[str] = []
+        reason = "not_url"
+        for cell in cells:
             for token in cell.split():
                 token = token.strip().strip("<>\"'")
-                if token.lower().startswith(("http://", "https://")):
-                    found.append(token)
-    return found
+                if not token:
+                    continue
+                try:
+                    found.append(clean_url(token))
+                except BadUrl as exc:
+                    if exc.reason in ("scheme", "too_long") and (exc.reason == "too_long" or _SCHEME_LIKE.match(token)):
+                        # An address of the wrong kind is refused even beside good ones: say so.
+                        pasted.refused.append(Refusal(number, token[:200], exc.reason))
+                        reason = ""
+        if found:
+            pasted.urls.extend((number, url) for url in found)
+        elif reason:
+            pasted.refused.append(Refusal(number, line.strip()[:200], reason))
+    return pasted
+
+
+def parse_url_list(text: str) -> list[str]:
+    """The addresses in pasted text or CSV, in order (see parse_pasted for the refused lines)."""
+    return [url for _line, url in parse_pasted(text).urls]
 
 
 @transaction.atomic
-def takedown_bulk_create(*, case: Case, urls: list[str], acting_user: User, evidence_ids: Iterable[Any] = ()) -> BulkResult:
-    """Creates one draft per new URL in a single transaction; duplicates are merged."""
+def takedown_bulk_create(
+    *, case: Case, urls: list[str] | Pasted, acting_user: User, evidence_ids: Iterable[Any] = ()
+) -> BulkResult:
+    """Creates one draft per new address in a single transaction and says what happened to every
+    other line: repeated in the paste or already in this case (merged), or refused with a reason.
+    An address another case already works on makes a draft that follows it (duplicate_of)."""
     _require_case_role(acting_user)
-    if len(urls) > 5000:
+    pasted = urls if isinstance(urls, Pasted) else Pasted(urls=list(enumerate(urls, start=1)))
+    if len(pasted.urls) > 5000:
         raise ServiceError(_("At most 5,000 addresses at once."), field="urls")
-    result = BulkResult()
-    seen = set(TakedownRequest.objects.filter(case=case).values_list("url", flat=True))
+    result = BulkResult(refused=list(pasted.refused))
+    in_case = dict(TakedownRequest.objects.filter(case=case).values_list("url_key", "pk"))
+    in_case_urls = set(TakedownRequest.objects.filter(case=case).values_list("url", flat=True))
     matcher = PlatformMatcher()
     evidence = _case_evidence(case, evidence_ids)
     urgent = case.priority == "urgent" or case.victim.is_minor
-    rows = []
-    for raw in urls:
+    rows: list[TakedownRequest] = []
+    seen: dict[str, int] = {}
+    for number, raw in pasted.urls:
         try:
-            clean = normalise_url(raw)
-        except ServiceError:
+            clean = clean_url(raw)
+        except BadUrl as exc:
             result.invalid.append(raw[:200])
+            result.refused.append(Refusal(number, raw[:200], exc.reason))
             continue
-        if clean in seen:
+        key = url_key(clean)
+        if key in seen:
             result.merged += 1
+            result.refused.append(Refusal(number, raw[:200], "repeated"))
             continue
-        seen.add(clean)
+        if key in in_case or clean in in_case_urls:
+            result.merged += 1
+            result.refused.append(Refusal(number, raw[:200], "in_case"))
+            continue
+        seen[key] = number
         host = host_of(clean)
         rows.append(
-            TakedownRequest(case=case, url=clean, host=host, platform=matcher.match(host), created_by=acting_user, urgent=urgent)
-        )
+            TakedownRequest(
+                case=case, url=clean, url_key=key, host=host, platform=matcher.match(host), created_by=acting_user,
+                urgent=urgent,
+            )
+        )  # fmt: skip
+    elsewhere = _open_elsewhere([r.url_key for r in rows], case=case)
+    for row in rows:
+        row.duplicate_of_id = elsewhere.get(row.url_key)
+    result.duplicates = sum(1 for r in rows if r.duplicate_of_id)
+    result.refused.sort(key=lambda r: r.line)
     result.created = TakedownRequest.objects.bulk_create(rows, batch_size=500)
     if evidence and result.created:
         through = TakedownRequest.evidence.through
@@ -178,7 +302,8 @@ def takedown_bulk_create(*, case: Case, urls: list[str], acting_user: User, evid
         )
     audit.record(
         "takedown.bulk_create", actor=acting_user, obj=case,
-        details={"created": len(result.created), "merged": result.merged, "invalid": len(result.invalid)},
+        details={"created": len(result.created), "merged": result.merged, "refused": len(result.refused),
+                 "duplicates": result.duplicates},
     )  # fmt: skip
     return result
 
@@ -282,8 +407,20 @@ def wake_notices(notice_ids: list[int]) -> int:
     return woken
 
 
+def _lock_keys(keys: Iterable[str]) -> None:
+    """Serialises approvals of the same page across transactions (PostgreSQL advisory locks, in
+    key order so two approvals never wait on each other): two centres approving the same URL at
+    the same moment must not both send. Released at commit."""
+    keys = sorted({k for k in keys if k})
+    if keys and transaction.get_connection().vendor == "postgresql":
+        with transaction.get_connection().cursor() as cursor:
+            cursor.execute("SELECT count(pg_advisory_xact_lock(hashtextextended(k, 7))) FROM unnest(%s::text[]) AS k", [keys])
+
+
 def takedown_approve(*, requests: list[TakedownRequest], acting_user: User, override_reason: str = "") -> list[TakedownRequest]:
-    """A person approves drafts (one or many): each gets its notice written to the outbox."""
+    """A person approves drafts (one or many): each gets its notice written to the outbox, except
+    a draft whose page another request (any case, any centre) is already working on: that one
+    follows it (duplicate_of, same status) and sends nothing. Nothing else is approved."""
     _require_case_role(acting_user)
     if not requests:
         raise ServiceError(_("Choose at least one request."))
@@ -310,20 +447,39 @@ def takedown_approve(*, requests: list[TakedownRequest], acting_user: User, over
             raise ServiceError(
                 _("%(n)s addresses have no platform yet; choose or create their platform first.") % {"n": len(missing)}
             )
+        drafts = [r for r in locked if r.status == RequestStatus.DRAFT]
+        for request in drafts:
+            if not request.url_key:  # made before keys existed and missed by the migration
+                request.url_key = url_key(request.url)
+        _lock_keys(r.url_key for r in drafts)
+        leaders = _leaders([r.url_key for r in drafts])
+        leader_status = dict(TakedownRequest.objects.filter(pk__in=set(leaders.values())).values_list("pk", "status"))
         now = timezone.now()
         notices: list[Notice] = []
-        for request in locked:
-            if request.status != RequestStatus.DRAFT:
-                continue
-            request.status = RequestStatus.QUEUED
+        following: list[TakedownRequest] = []
+        for request in drafts:
             request.approved_by = acting_user
             request.approved_at = now
             request.updated_at = now
             request.consent_overridden = overridden[request.case_id]
-            notices.append(_build_notice(request, NoticeKind.INITIAL))
+            leader = leaders.get(request.url_key)
+            if leader is not None and leader != request.pk:
+                # Someone already works on this page: follow it, send nothing (no second notice).
+                request.duplicate_of_id = leader
+                request.status = leader_status[leader]
+                following.append(request)
+            else:
+                request.duplicate_of_id = None
+                request.status = RequestStatus.QUEUED
+                notices.append(_build_notice(request, NoticeKind.INITIAL))
+                # A second draft of the same page in this batch (another case) follows this one.
+                leaders[request.url_key] = request.pk
+                leader_status[request.pk] = RequestStatus.QUEUED
             approved.append(request)
         TakedownRequest.objects.bulk_update(
-            approved, ["status", "approved_by", "approved_at", "consent_overridden", "updated_at"], batch_size=500
+            approved,
+            ["status", "approved_by", "approved_at", "consent_overridden", "updated_at", "duplicate_of", "url_key"],
+            batch_size=500,
         )
         Notice.objects.bulk_create(notices, batch_size=500)
         to_wake = [n.pk for n in notices if n.status == NoticeStatus.PENDING]
@@ -331,9 +487,111 @@ def takedown_approve(*, requests: list[TakedownRequest], acting_user: User, over
         transaction.on_commit(lambda: wake_notices(to_wake))
         audit.record(
             "takedown.approve", actor=acting_user, obj=locked[0].case if locked else None,
-            details={"requests": [r.pk for r in approved][:1000], "count": len(approved)},
+            details={"requests": [r.pk for r in approved][:1000], "count": len(approved), "following": len(following)},
         )  # fmt: skip
+        if following:
+            # A follower of a removed page is finished at once; its case may have nothing left to chase.
+            _cases_follow_work({r.case_id for r in following if r.status in FINISHED_STATUSES}, reopen=set())
     return approved
+
+
+def takedown_send_selected(
+    *, case: Case, ids: Iterable[Any] = (), all_drafts: bool = False, acting_user: User, override_reason: str = ""
+) -> list[TakedownRequest]:
+    """Approves exactly the chosen drafts of one case, or (all_drafts) every draft of it that has a
+    platform. Nothing chosen is an error that says so, never "everything"; an id that is not a
+    request of this case, or not a draft, refuses the whole choice: nothing is half approved."""
+    if all_drafts:
+        chosen = list(TakedownRequest.objects.filter(case=case, status=RequestStatus.DRAFT, platform__isnull=False))
+        if not chosen:
+            return []
+        return takedown_approve(requests=chosen, acting_user=acting_user, override_reason=override_reason)
+    try:
+        wanted = {int(i) for i in ids}
+    except (TypeError, ValueError) as exc:
+        raise ServiceError(_("Request ids are numbers."), field="ids") from exc
+    if not wanted:
+        raise ServiceError(_("Nothing was selected: choose the drafts to approve, or approve all drafts."), field="ids")
+    chosen = list(TakedownRequest.objects.filter(case=case, pk__in=wanted).select_related("case", "platform"))
+    strangers = sorted(wanted - {r.pk for r in chosen})
+    if strangers:
+        raise ServiceError(
+            _("These are not takedown requests of this case: %(ids)s. Nothing was approved.")
+            % {"ids": ", ".join(f"#{i}" for i in strangers[:20])},
+            field="ids",
+        )
+    sent = sorted(r.pk for r in chosen if r.status != RequestStatus.DRAFT)
+    if sent:
+        raise Conflict(
+            _("Only drafts are approved; these are not drafts any more: %(ids)s. Nothing was approved.")
+            % {"ids": ", ".join(f"#{i}" for i in sent[:20])}
+        )
+    return takedown_approve(requests=chosen, acting_user=acting_user, override_reason=override_reason)
+
+
+def _follow_leaders(leader_ids: Iterable[int]) -> tuple[set[int], set[int]]:
+    """Approved followers of these requests take their status (docs/takedowns.md, "Duplicates").
+    Call in the transaction that changed the leaders. Returns the cases of followers that
+    finished and of those that reappeared, for _cases_follow_work."""
+    ids = set(leader_ids)
+    if not ids:
+        return set(), set()
+    lead = Subquery(TakedownRequest.objects.filter(pk=OuterRef("duplicate_of_id")).values("status")[:1])
+    rows = list(
+        TakedownRequest.objects.filter(duplicate_of_id__in=ids)
+        .exclude(status=RequestStatus.DRAFT)
+        .annotate(lead=lead)
+        .exclude(status=F("lead"))
+        .values_list("pk", "case_id", "lead", "case__centre_id")
+    )
+    if not rows:
+        return set(), set()
+    now = timezone.now()
+    by_status: dict[str, list[int]] = {}
+    for pk, _case_id, status, _centre in rows:
+        by_status.setdefault(status, []).append(pk)
+    for status, pks in by_status.items():
+        TakedownRequest.objects.filter(pk__in=pks).update(status=status, updated_at=now)
+    for centre_id in {r[3] for r in rows}:
+        audit.record(
+            "takedown.followed", actor=None, object_type="takedowns.takedownrequest", centre_id=centre_id,
+            details={"requests": [r[0] for r in rows if r[3] == centre_id][:1000]},
+        )  # fmt: skip
+    finished = {r[1] for r in rows if r[2] in FINISHED_STATUSES}
+    reopened = {r[1] for r in rows if r[2] == RequestStatus.REAPPEARED}
+    return finished, reopened
+
+
+def _cases_follow_work(finished: set[int], *, reopen: set[int]) -> None:
+    """Cases whose every request is removed or unavailable go to monitoring; cases with material
+    back online are open again (cases.services.case_status_follow_work; closed cases stay closed).
+    Two queries whatever the number of requests."""
+    done: set[int] = set()
+    if finished:
+        stats = (
+            TakedownRequest.objects.filter(case_id__in=finished)
+            .values("case_id")
+            .annotate(total=Count("id"), finished=Count("id", filter=Q(status__in=FINISHED_STATUSES)))
+            .order_by()
+        )
+        done = {row["case_id"] for row in stats if row["total"] and row["total"] == row["finished"]}
+    reopen = reopen - done
+    if not done and not reopen:
+        return
+    for case in Case.objects.select_for_update(of=("self",)).filter(pk__in=done | reopen).order_by("pk"):
+        case_status_follow_work(case=case, work_done=case.pk in done)
+
+
+def _after_status_change(changed: Iterable[TakedownRequest]) -> None:
+    """After requests changed status (in the same transaction): their followers follow, and the
+    cases of everything that finished or came back follow their work."""
+    changed = list(changed)
+    if not changed:
+        return
+    finished, reopened = _follow_leaders(r.pk for r in changed)
+    finished |= {r.case_id for r in changed if r.status in FINISHED_STATUSES}
+    reopened |= {r.case_id for r in changed if r.status == RequestStatus.REAPPEARED}
+    _cases_follow_work(finished, reopen=reopened)
 
 
 @transaction.atomic
@@ -350,6 +608,7 @@ def manual_notice_done(*, notice: Notice, acting_user: User, ticket: str = "") -
     locked.save(update_fields=["status", "delivered_at", "done_by"])
     DeliveryAttempt.objects.create(notice=locked, outcome="delivered", detail=f"submitted by hand by {acting_user.username}")
     _mark_sent(locked.request, locked, ticket=ticket[:200])
+    _after_status_change([locked.request])
     audit.record("takedown.manual_done", actor=acting_user, obj=locked.request, centre_id=locked.request.case.centre_id)
     return locked
 
@@ -392,7 +651,7 @@ def deliver_many(notice_ids: list[int], *, concurrency: int | None = None) -> di
     outcome in one transaction with one audit event for the batch."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from takedowns import transports
+    from takedowns import liveness, transports
 
     claimed = _claim(notice_ids)
     if not claimed:
@@ -426,11 +685,19 @@ def deliver_many(notice_ids: list[int], *, concurrency: int | None = None) -> di
     for notice, transport in prepared:
         if hasattr(transport, "prepare"):
             transport.prepare(notice)  # database reads happen here, before the threads start
+    first_look = {n.pk for n in sendable if _needs_liveness(n)}
 
     def send(item: tuple[Notice, Any]) -> tuple[Notice, Any, int]:
         notice, transport = item
         started = time.monotonic()
         try:
+            if notice.pk in first_look:
+                # Before the first notice for a URL: is the page still there? (takedowns.liveness)
+                # In the same thread as the send, so a batch's looks overlap like its sends do.
+                look = liveness.look(notice.request.url)
+                if look.gone:
+                    result = transports.Result("unavailable", http_status=look.http_status, detail=look.detail)
+                    return notice, result, int((time.monotonic() - started) * 1000)
             result = transport.send(notice)
         except Exception as exc:
             logger.exception("transport failed for notice %s", notice.pk)
@@ -447,6 +714,17 @@ def deliver_many(notice_ids: list[int], *, concurrency: int | None = None) -> di
     if held:
         counts["rate_limited_locally"] = len(held)
     return counts
+
+
+def _needs_liveness(notice: Notice) -> bool:
+    """The first try of a request's first notice (the claim counted this try): look before sending.
+    Later tries, repeat notices and escalations go without looking: the page was there."""
+    return (
+        notice.kind == NoticeKind.INITIAL
+        and notice.attempts == 1
+        and notice.request.sent_at is None
+        and notice.request.status == RequestStatus.QUEUED
+    )
 
 
 _redis_client: Any = None
@@ -493,6 +771,7 @@ def record_results(outcomes: list[tuple[Notice, Any, int]]) -> dict[str, int]:
     counts: dict[str, int] = {}
     later: list[tuple[int, float]] = []
     delivered_requests: list[int] = []
+    changed: list[TakedownRequest] = []
     with transaction.atomic():
         by_id = {
             n.pk: n
@@ -524,8 +803,24 @@ def record_results(outcomes: list[tuple[Notice, Any, int]]) -> dict[str, int]:
                 if locked.kind == NoticeKind.ESCALATION:
                     audit.record("takedown.escalated", actor=None, obj=request, centre_id=request.case.centre_id)
                 else:
+                    before = request.status
                     _mark_sent(request, locked, ticket=result.ticket, audit_it=False)
                     delivered_requests.append(request.pk)
+                    if request.status != before:
+                        changed.append(request)
+            elif result.outcome == "unavailable":
+                # Gone before the first notice: nothing was sent, and the request stays out of every
+                # platform's figures (it never gets a sent_at, which is what the figures count).
+                locked.status = NoticeStatus.CANCELLED
+                locked.last_error = result.detail[:2000]
+                locked.save(update_fields=["status", "last_error"])
+                if request.status == RequestStatus.QUEUED:
+                    _mark_unavailable(request, now)
+                    changed.append(request)
+                audit.record(
+                    "takedown.unavailable", actor=None, obj=request, centre_id=request.case.centre_id,
+                    details={"notice": locked.pk, "http_status": result.http_status},
+                )  # fmt: skip
             elif result.outcome == "manual":
                 locked.status = NoticeStatus.MANUAL
                 locked.save(update_fields=["status"])
@@ -549,6 +844,7 @@ def record_results(outcomes: list[tuple[Notice, Any, int]]) -> dict[str, int]:
                     request.status = RequestStatus.FAILED
                     request.platform_message = locked.last_error
                     request.save(update_fields=["status", "platform_message", "updated_at"])
+                    changed.append(request)
                     case_record_event(
                         case=request.case, kind=EventKind.TAKEDOWN, data={"request": request.pk, "status": "failed"}
                     )
@@ -557,6 +853,7 @@ def record_results(outcomes: list[tuple[Notice, Any, int]]) -> dict[str, int]:
                     details={"notice": locked.pk, "http_status": result.http_status},
                 )  # fmt: skip
         DeliveryAttempt.objects.bulk_create(attempts)
+        _after_status_change(changed)
         if delivered_requests:
             # One audit event for the batch, in the same transaction as the writes it describes.
             audit.record(
@@ -578,6 +875,16 @@ def _wake_later(notice_id: int, delay: float) -> None:
             logger.warning("could not schedule notice %s; the outbox sweeper will retry", notice_id)
 
     transaction.on_commit(wake)
+
+
+def _mark_unavailable(request: TakedownRequest, now: Any) -> None:
+    """No notice was needed: the page was gone. Watched like a removed page, so that if it comes
+    back, the first notice goes out after all (see _apply_check)."""
+    request.status = RequestStatus.UNAVAILABLE
+    request.unavailable_at = now
+    request.watch_until = now + timedelta(days=settings.TAKEDOWN_WATCH_DAYS)
+    request.next_check_at = now + timedelta(seconds=settings.TAKEDOWN_WATCH_INTERVAL_S)
+    request.save(update_fields=["status", "unavailable_at", "watch_until", "next_check_at", "updated_at"])
 
 
 def _mark_sent(request: TakedownRequest, notice: Notice, *, ticket: str = "", audit_it: bool = True) -> None:
@@ -670,6 +977,8 @@ def poll_status(request_id: int) -> str:
             case_record_event(case=locked.case, kind=EventKind.TAKEDOWN, data={"request": locked.pk, "status": "rejected"})
             audit.record("takedown.rejected", actor=None, obj=locked, centre_id=locked.case.centre_id)
         locked.save(update_fields=[*fields, "updated_at"])
+        if "status" in fields:
+            _after_status_change([locked])
     return state or "no_answer"
 
 
@@ -701,6 +1010,7 @@ def record_checks(results: list[tuple[int, str, int | None, int | None, str]]) -
             .select_related("case", "platform")
         }
         checks = []
+        changed: list[TakedownRequest] = []
         for request_id, outcome, http_status, distance, detail in results:
             request = requests.get(request_id)
             if request is None:
@@ -708,17 +1018,34 @@ def record_checks(results: list[tuple[int, str, int | None, int | None, str]]) -
             checks.append(
                 Check(request=request, outcome=outcome, http_status=http_status, distance=distance, detail=detail[:500])
             )
+            before = request.status
             _apply_check(request, outcome, now)
+            if request.status != before:
+                changed.append(request)
         created = Check.objects.bulk_create(checks)
         for request in requests.values():
             request.updated_at = now
         TakedownRequest.objects.bulk_update(list(requests.values()), _CHECK_FIELDS, batch_size=200)
+        _after_status_change(changed)
     return created
 
 
 def _apply_check(request: TakedownRequest, outcome: str, now: Any) -> None:
     request.check_count += 1
     schedule = CHECK_SCHEDULE_S[min(request.check_count - 1, len(CHECK_SCHEDULE_S) - 1)]
+    if request.status == RequestStatus.UNAVAILABLE:
+        if outcome == CheckOutcome.STILL_UP:
+            # Gone before the first notice, back now: the first notice goes out after all (the
+            # worker looks again before sending it).
+            request.status = RequestStatus.QUEUED
+            case_record_event(case=request.case, kind=EventKind.TAKEDOWN, data={"request": request.pk, "status": "reappeared"})
+            audit.record("takedown.reappeared", actor=None, obj=request, centre_id=request.case.centre_id)
+            _new_notice(request, NoticeKind.INITIAL)
+            request.next_check_at = None
+        else:
+            watching = request.watch_until and request.watch_until > now
+            request.next_check_at = now + timedelta(seconds=settings.TAKEDOWN_WATCH_INTERVAL_S) if watching else None
+        return
     if outcome == CheckOutcome.REMOVED:
         if request.status in OPEN_STATUSES:
             request.status = RequestStatus.REMOVED
@@ -762,7 +1089,9 @@ def schedule_due_checks(*, limit: int = 2000) -> int:
 
     now = timezone.now()
     due = list(
-        TakedownRequest.objects.filter(next_check_at__lte=now, status__in=[*OPEN_STATUSES, RequestStatus.REMOVED])
+        TakedownRequest.objects.filter(
+            next_check_at__lte=now, status__in=[*OPEN_STATUSES, RequestStatus.REMOVED, RequestStatus.UNAVAILABLE]
+        )
         .order_by("next_check_at")
         .values_list("pk", flat=True)[:limit]
     )
@@ -784,6 +1113,80 @@ def recheck_now(*, request: TakedownRequest, acting_user: User) -> None:
         audit.record("takedown.recheck_requested", actor=acting_user, obj=request, centre_id=request.case.centre_id)
         request_id = request.pk
         transaction.on_commit(lambda: recheck_request.delay(request_id))
+
+
+RECHECKABLE_STATUSES = [*OPEN_STATUSES, RequestStatus.REMOVED]
+
+
+def recheck_many(*, requests: Any, acting_user: User) -> int:
+    """A person re-checks every request of a filtered list at once (already scoped to what they
+    may see). Only requests a notice went out for are checked; the count says how many."""
+    from takedowns.tasks import recheck_batch
+
+    _require_case_role(acting_user)
+    ids = list(
+        requests.filter(status__in=RECHECKABLE_STATUSES, sent_at__isnull=False, duplicate_of__isnull=True)
+        .order_by()
+        .values_list("pk", flat=True)
+    )
+    if not ids:
+        return 0
+    size = settings.TAKEDOWN_BATCH_SIZE
+    with transaction.atomic():
+        audit.record(
+            "takedown.recheck_requested", actor=acting_user, object_type="takedowns.takedownrequest",
+            details={"requests": ids[:1000], "count": len(ids)},
+        )  # fmt: skip
+
+        def queue() -> None:
+            for start in range(0, len(ids), size):
+                recheck_batch.delay(ids[start : start + size])
+
+        transaction.on_commit(queue)
+    return len(ids)
+
+
+ESCALATABLE_STATUSES = [RequestStatus.SENT, RequestStatus.ACKNOWLEDGED, RequestStatus.REAPPEARED]
+
+
+def escalate_many(*, requests: Any, acting_user: User) -> int:
+    """A supervisor escalates every request of a filtered list to the platform's regulator now
+    (the schedule does it by itself later for overdue ones). Only requests that were sent and are
+    still up, on a platform with a regulator's address, are escalated; the count says how many."""
+    if acting_user.role != Role.SUPERVISOR:
+        raise PermissionDenied(_("Only a supervisor escalates to the regulator."))
+    ids = list(
+        requests.filter(status__in=ESCALATABLE_STATUSES, duplicate_of__isnull=True)
+        .exclude(platform__escalation_email="")
+        .filter(platform__isnull=False)
+        .order_by()
+        .values_list("pk", flat=True)
+    )
+    now = timezone.now()
+    done = 0
+    for start in range(0, len(ids), 200):
+        with transaction.atomic():
+            locked = list(
+                TakedownRequest.objects.select_for_update(of=("self",))
+                .filter(pk__in=ids[start : start + 200], status__in=ESCALATABLE_STATUSES)
+                .select_related("case", "platform")
+            )
+            for request in locked:
+                request.escalation_level += 1
+                request.escalated_at = now
+                request.save(update_fields=["escalation_level", "escalated_at", "updated_at"])
+                _new_notice(request, NoticeKind.ESCALATION, history=request_history(request))
+                case_record_event(
+                    case=request.case, kind=EventKind.TAKEDOWN,
+                    data={"request": request.pk, "status": "escalated", "level": request.escalation_level},
+                )  # fmt: skip
+            if locked:
+                audit.record(
+                    "takedown.escalate", actor=acting_user, object_type="takedowns.takedownrequest",
+                    details={"requests": [r.pk for r in locked], "count": len(locked), "by_hand": True},
+                )  # fmt: skip
+            done += len(locked)
+    return done
 
 
 # Deadlines and escalation -------------------------------------------------------------------------
@@ -911,6 +1314,7 @@ def notice_retry(*, notice: Notice, acting_user: User) -> Notice:
         if before == NoticeStatus.FAILED and locked.kind != NoticeKind.ESCALATION and request.status == RequestStatus.FAILED:
             request.status = RequestStatus.QUEUED
             request.save(update_fields=["status", "updated_at"])
+            _after_status_change([request])
         audit.record(
             "takedown.notice_retry", actor=acting_user, obj=request, centre_id=request.case.centre_id,
             details={"notice": locked.pk, "from": before, "attempts": previous_attempts},

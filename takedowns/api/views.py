@@ -106,6 +106,8 @@ class TakedownOutput(serializers.Serializer):
     reappeared_at = serializers.DateTimeField(allow_null=True)
     ticket = serializers.SerializerMethodField()
     platform_message = serializers.CharField()
+    duplicate_of = serializers.CharField(source="duplicate_of_id", allow_null=True)
+    unavailable_at = serializers.DateTimeField(allow_null=True)
     escalated = serializers.SerializerMethodField()
     escalation_level = serializers.IntegerField()
     overdue = serializers.BooleanField()
@@ -193,6 +195,43 @@ class TakedownSendApi(APIView):
         )
         takedown.refresh_from_db()
         return Response(TakedownOutput(takedown).data, status=status.HTTP_202_ACCEPTED)
+
+
+class CaseSendInput(serializers.Serializer):
+    ids = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, max_length=5000)
+    all = serializers.BooleanField(required=False, default=False)
+    override_reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=1000)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if not attrs.get("all") and not attrs.get("ids"):
+            raise serializers.ValidationError(
+                {"ids": ['Nothing was selected: give the ids of the drafts to send, or "all": true.']}
+            )
+        return attrs
+
+
+class CaseSendOutput(serializers.Serializer):
+    queued = serializers.IntegerField()
+    following = serializers.IntegerField(help_text="Of those, drafts whose page another request already works on.")
+
+
+class CaseTakedownsSendApi(APIView):
+    """`POST /api/v1/cases/{id}/takedowns/send/` (contract v1.1): approve and queue exactly the chosen drafts."""
+
+    @extend_schema(request=CaseSendInput, responses={202: CaseSendOutput})
+    def post(self, request: Request, pk: str) -> Response:
+        case = case_get(user=request.user, pk=pk)
+        data = CaseSendInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        approved = services.takedown_send_selected(
+            case=case,
+            ids=data.validated_data.get("ids") or (),
+            all_drafts=data.validated_data["all"],
+            acting_user=request.user,  # type: ignore[arg-type]
+            override_reason=data.validated_data["override_reason"],
+        )
+        following = sum(1 for r in approved if r.duplicate_of_id)
+        return Response({"queued": len(approved), "following": following}, status=status.HTTP_202_ACCEPTED)
 
 
 class TakedownRecheckApi(APIView):
