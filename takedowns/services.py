@@ -190,6 +190,8 @@ class Pasted:
 
     urls: list[tuple[int, str]] = field(default_factory=list)
     refused: list[Refusal] = field(default_factory=list)
+    # Each line as pasted (cut short), to name it when it is refused later.
+    lines: dict[int, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -236,6 +238,7 @@ def parse_pasted(text: str) -> Pasted:
                         reason = ""
         if found:
             pasted.urls.extend((number, url) for url in found)
+            pasted.lines[number] = line.strip()[:200]
         elif reason:
             pasted.refused.append(Refusal(number, line.strip()[:200], reason))
     return pasted
@@ -275,11 +278,11 @@ def takedown_bulk_create(
         key = url_key(clean)
         if key in seen:
             result.merged += 1
-            result.refused.append(Refusal(number, raw[:200], "repeated"))
+            result.refused.append(Refusal(number, pasted.lines.get(number, raw[:200]), "repeated"))
             continue
         if key in in_case or clean in in_case_urls:
             result.merged += 1
-            result.refused.append(Refusal(number, raw[:200], "in_case"))
+            result.refused.append(Refusal(number, pasted.lines.get(number, raw[:200]), "in_case"))
             continue
         seen[key] = number
         host = host_of(clean)
