@@ -45,7 +45,7 @@ def _rows(html: str) -> list[str]:
 
 def test_case_page_is_paged_and_costs_the_same_queries_for_2000_requests(caseworker, sim_platform, client_for) -> None:
     small, _ = _big_case(caseworker, sim_platform, 20)
-    big, ids = _big_case(caseworker, sim_platform, 2000)
+    big, _ids = _big_case(caseworker, sim_platform, 2000)
     page = client_for(caseworker)
     page.get(f"/cases/{small.pk}/")  # warm the session and caches alike
     with CaptureQueriesContext(connection) as few:
@@ -80,7 +80,7 @@ def test_case_page_filters_and_sorts_from_the_query_string(caseworker, sim_platf
 
 def test_global_list_filters_by_case_status_platform_and_deadline(caseworker, sim_platform, client_for) -> None:
     big, ids = _big_case(caseworker, sim_platform, 600)
-    other, _ = _big_case(caseworker, sim_platform, 30)
+    _other, _ = _big_case(caseworker, sim_platform, 30)
     page = client_for(caseworker)
     everything = page.get("/takedowns/").content.decode()
     assert "630 requests match." in everything
@@ -130,7 +130,7 @@ def test_bulk_escalation_is_for_supervisors_and_counts(caseworker, supervisor, s
 def test_csv_export_streams_every_matching_request_and_only_visible_ones(
     caseworker, sim_platform, other_supervisor, client_for
 ) -> None:
-    big, ids = _big_case(caseworker, sim_platform, 2000)
+    big, _ids = _big_case(caseworker, sim_platform, 2000)
     response = client_for(caseworker).get("/takedowns/export.csv", {"case": big.pk, "status": "draft"})
     assert response.streaming
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
@@ -154,7 +154,7 @@ def test_lists_are_scoped_to_the_callers_centre(caseworker, sim_platform, other_
 def test_selectors_for_my_work(caseworker, caseworker_b, sim_platform) -> None:
     from takedowns import selectors
 
-    big, ids = _big_case(caseworker, sim_platform, 100)
+    _big, ids = _big_case(caseworker, sim_platform, 100)
     TakedownRequest.objects.filter(pk=ids[-1]).update(status="reappeared")
     TakedownRequest.objects.filter(pk=ids[-2]).update(status="failed")
     assert selectors.requests_overdue(user=caseworker).count() == 10

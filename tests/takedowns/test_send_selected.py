@@ -48,7 +48,7 @@ def test_api_nothing_chosen_is_400_and_queues_nothing(drafts, caseworker, api_fo
 
 
 def test_api_all_queues_every_draft_with_a_platform(drafts, caseworker, api_for) -> None:
-    case, made = drafts
+    case, _made = drafts
     unknown = services.takedown_create(case=case, url="https://nowhere.example/x", acting_user=caseworker)
     response = api_for(caseworker).post(f"/api/v1/cases/{case.pk}/takedowns/send/", {"all": True}, format="json")
     assert response.status_code == 202
@@ -94,7 +94,7 @@ def test_api_another_centres_case_is_404(drafts, other_supervisor, api_for) -> N
 
 
 def test_api_same_centre_caseworker_without_the_case_gets_404(drafts, caseworker_b, api_for) -> None:
-    case, made = drafts
+    case, _made = drafts
     response = api_for(caseworker_b).post(f"/api/v1/cases/{case.pk}/takedowns/send/", {"all": True}, format="json")
     assert response.status_code == 404
     assert not Notice.objects.exists()
