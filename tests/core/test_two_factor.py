@@ -53,7 +53,7 @@ def test_password_only_session_is_refused_everywhere(caseworker: factories.User)
     case = factories.make_case(caseworker)
     client = Client()
     _password_step(client, caseworker.username)
-    for path in ["/", "/cases/", f"/cases/{case.pk}/", "/cases/new/", "/audit/", "/staff/users/"]:
+    for path in ["/work/", "/cases/", f"/cases/{case.pk}/", "/cases/new/", "/audit/", "/staff/users/"]:
         response = client.get(path)
         assert response.status_code == 302, path
         assert response["Location"].startswith("/accounts/login/"), path
