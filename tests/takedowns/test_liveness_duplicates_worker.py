@@ -1,0 +1,202 @@
+"""With a real worker, real HTTP to the platform simulator on 127.0.0.1 and real PostgreSQL/Redis:
+a page already gone before the first notice ends `unavailable` with no notice and out of the
+figures; a duplicate across centres sends no second notice and follows the original; a case's
+status follows its work."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from cases.models import Case, CaseEvent
+from evidence import services as evidence_services
+from takedowns.models import Notice, TakedownRequest
+from tests import media
+from tests.conftest import clear_queues, start_celery, stop_process, wait_until, worker_env
+from tests.takedowns.conftest import consenting_case
+from tools.platform_sim import SOFT_REMOVED_HTML
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
+
+
+@pytest.fixture(scope="module")
+def worker(django_db_setup, django_db_blocker, smtp_sink):
+    clear_queues()
+    proc = start_celery("worker", worker_env(smtp_sink.port, NOTICE_RETRY_BASE_S="1", NOTICE_RETRY_MAX_S="2"),
+                        "test-liveness-worker.log")  # fmt: skip
+    yield proc
+    stop_process(proc)
+
+
+def _post(simulator, path: str, seed: int) -> tuple[bytes, str]:
+    image = media.image_bytes("JPEG", seed=seed)
+    simulator.host_file(f"{path}.jpg", image, "image/jpeg")
+    simulator.host_page(path, f'<html><body><h1>post</h1><img src="{path}.jpg"></body></html>')
+    return image, f"{simulator.url}{path}"
+
+
+def _evidence(case, user, image: bytes, tmp_path) -> int:
+    path = tmp_path / f"e{case.pk}.jpg"
+    path.write_bytes(image)
+    incoming = evidence_services.IncomingFile(path=path, name="e.jpg")
+    return evidence_services.evidence_add(case=case, incoming=incoming, acting_user=user).pk
+
+
+def _status(api, pk) -> str:
+    return api.get(f"/api/v1/takedowns/{pk}/").json()["status"]
+
+
+def _figures(api) -> dict[str, dict]:
+    response = api.get("/api/v1/compliance/platforms/")
+    assert response.status_code == 200, response.content
+    return {row["platform"]: row for row in response.json()}
+
+
+def _text(html: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+
+
+def test_pages_gone_before_the_first_notice_end_unavailable_with_no_notice(
+    worker, simulator, sim_platform, caseworker, supervisor, api_for, client_for
+) -> None:
+    case = consenting_case(caseworker)
+    api = api_for(caseworker)
+    _image, live = _post(simulator, "/l/live", seed=81)
+    _image, removed = _post(simulator, "/l/gone410", seed=82)
+    simulator.remove("/l/gone410", status=410)
+    soft = simulator.host_page("/l/soft", SOFT_REMOVED_HTML)
+    never = f"{simulator.url}/l/never-there"  # the simulator answers 404
+    flaky = simulator.host_page("/l/flaky", "<h1>Service unavailable</h1>", status=503)  # inconclusive: send anyway
+    ids = {}
+    for name, url in {"live": live, "410": removed, "soft": soft, "404": never, "503": flaky}.items():
+        created = api.post("/api/v1/takedowns/", {"case": case.pk, "url": url}, format="json")
+        assert created.status_code == 201, created.json()
+        assert created.json()["duplicate_of"] is None
+        ids[name] = created.json()["id"]
+    sent = api.post(f"/api/v1/cases/{case.pk}/takedowns/send/", {"all": True}, format="json")
+    assert sent.status_code == 202
+    assert sent.json()["queued"] == 5
+    for name in ("410", "soft", "404"):
+        wait_until(lambda n=name: _status(api, ids[n]) == "unavailable", timeout=30)
+    wait_until(lambda: _status(api, ids["live"]) == "sent" and _status(api, ids["503"]) == "sent", timeout=30)
+    # The platform received the two notices for pages that showed something, and no other.
+    assert sorted(n["body"]["url"] for n in simulator.notices) == sorted([live, flaky])
+    gone = TakedownRequest.objects.get(pk=ids["410"])
+    assert gone.sent_at is None and gone.deadline is None and gone.unavailable_at is not None
+    assert Notice.objects.get(request=gone).status == "cancelled"
+    # Not in any platform's figures: two requests, not five; nothing overdue or removed from the gone ones.
+    row = _figures(api_for(supervisor))["Simulated Video"]
+    assert row["requests"] == 2
+    assert row["removed"] == 0 and row["overdue"] == 0
+    # The caseworker reads what happened, in words.
+    detail = _text(client_for(caseworker).get(f"/takedowns/{ids['soft']}/").content.decode())
+    assert "Gone before a notice was needed" in detail
+    assert "No notice was sent" in detail
+    assert "Gone before a notice was needed" in client_for(caseworker).get(f"/cases/{case.pk}/").content.decode()
+
+
+def test_a_duplicate_in_another_centre_sends_nothing_and_follows_the_original(
+    worker, simulator, sim_platform, caseworker, supervisor, other_supervisor, api_for, client_for, tmp_path
+) -> None:
+    image, url = _post(simulator, "/d/1", seed=83)
+    first_case = consenting_case(caseworker)
+    api_a = api_for(caseworker)
+    first = api_a.post(
+        "/api/v1/takedowns/", {"case": first_case.pk, "url": url, "evidence": [_evidence(first_case, caseworker, image, tmp_path)]},
+        format="json",
+    ).json()  # fmt: skip
+    api_a.post(f"/api/v1/cases/{first_case.pk}/takedowns/send/", {"ids": [first["id"]]}, format="json")
+    wait_until(lambda: _status(api_a, first["id"]) == "sent", timeout=30)
+
+    # Another centre reports the same page, spelled differently.
+    other_case = consenting_case(other_supervisor)
+    api_b = api_for(other_supervisor)
+    variant = url.replace("http://127.0.0.1", "HTTP://127.0.0.1") + "?utm_source=chat&fbclid=x#video"
+    second = api_b.post("/api/v1/takedowns/", {"case": other_case.pk, "url": variant}, format="json")
+    assert second.status_code == 201
+    assert second.json()["duplicate_of"] == str(first["id"])
+    sent = api_b.post(f"/api/v1/cases/{other_case.pk}/takedowns/send/", {"ids": [second.json()["id"]]}, format="json")
+    assert sent.status_code == 202 and sent.json() == {"queued": 1, "following": 1}
+    assert _status(api_b, second.json()["id"]) == "sent"  # follows the original at once
+    assert not Notice.objects.filter(request_id=second.json()["id"]).exists()
+    assert len(simulator.unique_notices()) == 1  # no second notice reached the platform
+    assert _figures(api_for(supervisor))["Simulated Video"]["requests"] == 1
+
+    # The other centre sees that it is a duplicate, but not whose: no reference, no link.
+    page_b = _text(client_for(other_supervisor).get(f"/cases/{other_case.pk}/").content.decode())
+    assert "Duplicate: already handled by a request in another case" in page_b
+    assert first_case.reference not in page_b
+    detail_b = client_for(other_supervisor).get(f"/takedowns/{second.json()['id']}/").content.decode()
+    assert "another case" in detail_b and first_case.reference not in detail_b
+    assert f"/takedowns/{first['id']}/" not in detail_b
+    assert api_b.get(f"/api/v1/takedowns/{first['id']}/").status_code == 404
+
+    # The original is removed (our own check): the duplicate follows.
+    simulator.remove("/d/1", status=404)
+    api_a.post(f"/api/v1/takedowns/{first['id']}/recheck/")
+    wait_until(lambda: _status(api_a, first["id"]) == "removed", timeout=30)
+    assert _status(api_b, second.json()["id"]) == "removed"
+    # Both cases have nothing left to chase.
+    assert Case.objects.get(pk=other_case.pk).status == "monitoring"
+
+
+def test_a_same_centre_duplicate_links_to_the_original(
+    worker, simulator, sim_platform, caseworker, supervisor, client_for, api_for
+):
+    _image, url = _post(simulator, "/d/2", seed=84)
+    mine = consenting_case(caseworker)
+    first = api_for(caseworker).post("/api/v1/takedowns/", {"case": mine.pk, "url": url}, format="json").json()
+    theirs = consenting_case(supervisor)
+    second = api_for(supervisor).post("/api/v1/takedowns/", {"case": theirs.pk, "url": url + "#x"}, format="json").json()
+    assert second["duplicate_of"] == first["id"]
+    page = client_for(supervisor).get(f"/cases/{theirs.pk}/").content.decode()
+    assert f"Duplicate of request #{first['id']}" in page
+    assert f'href="/takedowns/{first["id"]}/"' in page and mine.reference in page
+
+
+def test_case_status_follows_removal_and_reappearance_with_timeline_entries(
+    worker, simulator, sim_platform, caseworker, api_for, client_for, tmp_path
+) -> None:
+    image, url = _post(simulator, "/c/1", seed=85)
+    case = consenting_case(caseworker)
+    api = api_for(caseworker)
+    evidence = _evidence(case, caseworker, image, tmp_path)
+    created = api.post("/api/v1/takedowns/", {"case": case.pk, "url": url, "evidence": [evidence]}, format="json").json()
+    api.post(f"/api/v1/cases/{case.pk}/takedowns/send/", {"all": True}, format="json")
+    wait_until(lambda: _status(api, created["id"]) == "sent", timeout=30)
+    before = Case.objects.get(pk=case.pk).status
+    assert before in ("new", "open")
+
+    simulator.remove("/c/1", status=410)
+    api.post(f"/api/v1/takedowns/{created['id']}/recheck/")
+    wait_until(lambda: Case.objects.get(pk=case.pk).status == "monitoring", timeout=30)
+
+    _post(simulator, "/c/1", seed=85)  # the same picture is back
+    api.post(f"/api/v1/takedowns/{created['id']}/recheck/")
+    wait_until(lambda: _status(api, created["id"]) == "reappeared", timeout=30)
+    wait_until(lambda: Case.objects.get(pk=case.pk).status == "open", timeout=10)
+    changes = [e.data for e in CaseEvent.objects.filter(case=case, kind="status").order_by("created_at", "id")]
+    assert changes[-2:] == [{"from": before, "to": "monitoring"}, {"from": "monitoring", "to": "open"}]
+    timeline = _text(client_for(caseworker).get(f"/cases/{case.pk}/").content.decode())
+    assert "Monitoring → Open" in timeline
+
+
+def test_a_closed_case_is_not_reopened_by_a_machine(worker, simulator, sim_platform, caseworker, api_for, tmp_path) -> None:
+    from cases.services import case_set_status
+
+    image, url = _post(simulator, "/c/2", seed=86)
+    case = consenting_case(caseworker)
+    api = api_for(caseworker)
+    evidence = _evidence(case, caseworker, image, tmp_path)
+    created = api.post("/api/v1/takedowns/", {"case": case.pk, "url": url, "evidence": [evidence]}, format="json").json()
+    api.post(f"/api/v1/cases/{case.pk}/takedowns/send/", {"all": True}, format="json")
+    wait_until(lambda: _status(api, created["id"]) == "sent", timeout=30)
+    case_set_status(case=Case.objects.get(pk=case.pk), status="closed", acting_user=caseworker)
+    simulator.remove("/c/2", status=404)
+    api.post(f"/api/v1/takedowns/{created['id']}/recheck/")
+    wait_until(lambda: _status(api, created["id"]) == "removed", timeout=30)
+    _post(simulator, "/c/2", seed=86)
+    api.post(f"/api/v1/takedowns/{created['id']}/recheck/")
+    wait_until(lambda: _status(api, created["id"]) == "reappeared", timeout=30)
+    assert Case.objects.get(pk=case.pk).status == "closed"
