@@ -27,7 +27,7 @@ def test_caseworker_opens_a_case_records_consent_and_finds_it_in_korean(page, li
     page.get_by_label("Category").select_option("deepfake")
     page.get_by_label("What happened").fill("Synthetic images made from a class photo, posted in a chat room.")
     page.get_by_label("Pseudonym").fill("Gentle Crane")
-    page.get_by_label("The victim is under 18").check()
+    page.get_by_label("Is the victim under 18?").select_option("True")  # yes, no, or not known
     shoot(page, "03-case-form")
     page.get_by_role("button", name="Open case").click()
     page.wait_for_url("**/cases/*/")
