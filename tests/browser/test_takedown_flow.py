@@ -14,6 +14,7 @@ from tests.takedowns.conftest import consenting_case, sim_platform, simulator  #
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.worker]
 
 COUNT = 200
+PAGE = 50  # the case page shows the requests 50 at a time
 ALL_SENT = """([count, label]) => {
   const tags = document.querySelectorAll("#takedowns tr[data-request] [data-status]");
   return tags.length === count && Array.from(tags).every((tag) => tag.textContent.trim() === label);
@@ -56,21 +57,24 @@ def test_bulk_paste_approve_all_and_watch_them_sent(
     with page.expect_navigation():
         panel.get_by_role("button", name="Create drafts").click()
     rows = page.locator("#takedowns tr[data-request]")
-    page.wait_for_function(ALL_SENT, arg=[COUNT, "Draft"])
-    assert rows.count() == COUNT
+    page.wait_for_function(ALL_SENT, arg=[PAGE, "Draft"])
+    assert rows.count() == PAGE
     assert TakedownRequest.objects.filter(case=case, status=RequestStatus.DRAFT, platform=sim_platform).count() == COUNT
     assert all(cell.startswith("http://127.0.0.1:") for cell in page.locator("#takedowns td.url a").all_inner_texts())
     shoot(page, "13-takedowns-drafts")
 
+    # Approving every draft is its own action: a page states the count and asks to confirm.
     with page.expect_navigation():
-        page.get_by_role("button", name=f"Approve all {COUNT} drafts").click()
+        page.get_by_role("link", name=f"Approve all {COUNT} drafts").click()
+    with page.expect_navigation():
+        page.get_by_role("button", name=f"Yes, approve all {COUNT} drafts").click()
     assert page.get_by_text(f"{COUNT} notices approved and queued.").is_visible()
     # From here on the page must not reload: the statuses change through /statuses/ polling only.
     page.evaluate("window.__sameDocument = true")
     assert page.locator("#takedowns [data-status].status-queued").count() >= 1  # the rate-limited ones
-    page.wait_for_function(ALL_SENT, arg=[COUNT, "Sent"], timeout=60_000, polling=500)
+    page.wait_for_function(ALL_SENT, arg=[PAGE, "Sent"], timeout=60_000, polling=500)
     assert page.evaluate("window.__sameDocument === true")
-    assert page.locator("#takedowns [data-status].status-sent").count() == COUNT
+    assert page.locator("#takedowns [data-status].status-sent").count() == PAGE
     shoot(page, "14-takedowns-sent")
 
     assert TakedownRequest.objects.filter(case=case, status=RequestStatus.SENT).count() == COUNT
