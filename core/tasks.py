@@ -10,8 +10,11 @@ from core.services import audit_chain_check
 
 
 @shared_task(name="core.tasks.verify_audit_chain_task")
-def verify_audit_chain_task() -> dict[str, object]:
-    return audit_chain_check(acting_user=None)
+def verify_audit_chain_task(acting_user_id: int | None = None) -> dict[str, object]:
+    from core.models import User
+
+    user = User.objects.filter(pk=acting_user_id).first() if acting_user_id else None
+    return audit_chain_check(acting_user=user)
 
 
 @shared_task(name="core.tasks.beat_heartbeat")
