@@ -254,7 +254,7 @@ def triage_list(request: HttpRequest) -> HttpResponse:
     context = {
         "page": page, "rows": rows, "query": query.urlencode(), "unread_only": unread_only,
         "status": status if status in IntakeStatus.values else "", "statuses": IntakeStatus.choices,
-        "is_triage_centre": selectors.triage_centre().pk == user.centre_id,
+        "is_triage_centre": getattr(selectors.triage_centre(), "pk", None) == user.centre_id,
     }  # fmt: skip
     return render(request, "intake/triage_list.html", context)
 
