@@ -127,3 +127,18 @@ def test_routed_triage_queue_seen_from_two_centres(browser, live_server, shoot, 
     assert "Korean" in page.content()  # the reporter's language by name, never "ko"
     shoot(page, "69-triage-detail-busan-en")
     ctx.close()
+
+
+def test_the_form_error_summary_takes_the_focus_and_leads_to_each_field(page, live_server, shoot) -> None:
+    page.goto(f"{live_server.url}/report/?lang=en")
+    page.locator("#id_description").fill("Someone shares my photos.")
+    page.locator("#id_contact_email").fill("not an address")
+    page.locator("main form button[type=submit]").last.click()
+    summary = page.locator("#error-summary")
+    summary.wait_for()
+    assert page.evaluate("document.activeElement.id") == "error-summary"
+    assert "E-mail (optional)" in summary.inner_text()
+    shoot(page, "70-form-error-summary-en")
+    summary.get_by_role("link").first.click()
+    assert page.evaluate("document.activeElement.id") == "id_contact_email"
+    assert not IntakeReport.objects.exists()
