@@ -17,8 +17,17 @@ def urls_to_drafts(*, report: Any, urls: list[Any]) -> None:
     if case is None:
         return
     actor = report.triaged_by or case.created_by
+    from takedowns.urlnorm import BadUrl, url_key
+
     for item in urls:
-        existing = TakedownRequest.objects.filter(case=case, url=item.url).first()
+        try:
+            key = url_key(item.url)
+        except BadUrl:
+            key = ""
+        # The same page spelled another way is the same request (takedowns.urlnorm).
+        existing = TakedownRequest.objects.filter(case=case, url=item.url).first() or (
+            TakedownRequest.objects.filter(case=case, url_key=key).first() if key else None
+        )
         request = existing
         if request is None:
             try:
@@ -37,6 +46,7 @@ def progress(takedown_ids: list[int]) -> dict[int, str]:
         "rejected": _("The platform refused; we are following up"),
         "failed": _("Sending failed; we are following up"),
         "reappeared": _("Found again; sent again"),
+        "unavailable": _("Already gone when we checked; no notice was needed"),
     }
     result: dict[int, str] = {}
     for pk, status, removed_at in TakedownRequest.objects.filter(pk__in=takedown_ids).values_list("pk", "status", "removed_at"):

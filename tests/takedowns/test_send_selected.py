@@ -164,3 +164,12 @@ def test_page_ids_of_another_case_in_the_form_approve_nothing(drafts, caseworker
     )  # fmt: skip
     assert "not takedown requests of this case" in response.content.decode()
     assert not Notice.objects.exists()
+
+
+def test_a_reporter_reads_unavailable_in_words(caseworker, sim_platform) -> None:
+    from takedowns.intake_hooks import progress
+
+    case = consenting_case(caseworker)
+    request = services.takedown_create(case=case, url="http://127.0.0.1/gone/1", acting_user=caseworker)
+    TakedownRequest.objects.filter(pk=request.pk).update(status="unavailable")
+    assert progress([request.pk]) == {request.pk: "Already gone when we checked; no notice was needed"}
