@@ -120,3 +120,29 @@ def test_korean(busy_caseworker, client_for) -> None:
     assert 'lang="ko"' in html
     assert "Deadlines passed" not in html
     assert _counts(html)["overdue"] == 1
+
+
+def test_new_reports_and_unread_messages_follow_routing_and_reading(
+    central, region, caseworker, other_supervisor, client_for
+) -> None:
+    from cases import intake
+
+    busan = intake.intake_submit(intake.IntakeInput(description="routed to Busan", centre=region.code))[0]
+    unrouted = intake.intake_submit(intake.IntakeInput(description="nobody chose"))[0]
+    intake.intake_reply(report=busan, text="Is anyone there?")
+    intake.intake_reply(report=unrouted, text="Please help")
+    # The central centre triages unrouted reports: its caseworker sees one new report, one unread.
+    central_counts = _counts(client_for(caseworker).get("/work/").content.decode())
+    assert central_counts["new_reports"] == 1
+    assert central_counts["unread_messages"] == 1
+    busan_client = client_for(other_supervisor)
+    html = busan_client.get("/work/").content.decode()
+    assert _counts(html)["new_reports"] == 1
+    assert _counts(html)["unread_messages"] == 1
+    # The unread count links to the reports with unread messages; reading the thread clears it.
+    listing = busan_client.get(_href(html, "unread_messages")).content.decode()
+    assert f"/intake/{busan.pk}/" in listing
+    assert f"/intake/{unrouted.pk}/" not in listing
+    busan_client.get(f"/intake/{busan.pk}/")
+    assert _counts(busan_client.get("/work/").content.decode())["unread_messages"] == 0
+    assert _counts(client_for(caseworker).get("/work/").content.decode())["unread_messages"] == 1
