@@ -97,6 +97,8 @@ def test_json_answer_lists_refusals_with_reasons(caseworker, sim_platform, clien
 
 def test_other_centres_cannot_paste_into_the_case(caseworker, other_supervisor, client_for) -> None:
     case = consenting_case(caseworker)
-    assert client_for(other_supervisor).post(f"/takedowns/case/{case.pk}/bulk/", {"bulk-urls": "example.org/a"}).status_code == 404
+    assert (
+        client_for(other_supervisor).post(f"/takedowns/case/{case.pk}/bulk/", {"bulk-urls": "example.org/a"}).status_code == 404
+    )
     assert client_for(other_supervisor).post(f"/takedowns/case/{case.pk}/bulk/dismiss/").status_code == 404
     assert not TakedownRequest.objects.filter(case=case).exists()

@@ -108,9 +108,7 @@ def test_bulk_recheck_states_the_count_and_asks_first(caseworker, sim_platform, 
     TakedownRequest.objects.filter(pk=ids[0]).update(status="removed")
     again = page.post("/takedowns/bulk-action/", {**filters, "action": "recheck", "confirm": "1", "expected": "30"})
     assert "Re-check all 29 matching requests now?" in again.content.decode()
-    done = page.post(
-        "/takedowns/bulk-action/", {**filters, "action": "recheck", "confirm": "1", "expected": "29"}, follow=True
-    )
+    done = page.post("/takedowns/bulk-action/", {**filters, "action": "recheck", "confirm": "1", "expected": "29"}, follow=True)
     assert "29 re-checks queued." in done.content.decode()
 
 

@@ -116,9 +116,7 @@ def test_page_approve_selected_with_nothing_selected_approves_nothing_and_says_s
 def test_page_approve_selected_approves_only_those(drafts, caseworker, client_for) -> None:
     case, made = drafts
     page = client_for(caseworker)
-    response = page.post(
-        f"/takedowns/case/{case.pk}/approve/", {"scope": "chosen", "requests": [str(made[1].pk)]}, follow=True
-    )
+    response = page.post(f"/takedowns/case/{case.pk}/approve/", {"scope": "chosen", "requests": [str(made[1].pk)]}, follow=True)
     assert "1 notices approved and queued." in response.content.decode()
     assert list(Notice.objects.values_list("request_id", flat=True)) == [made[1].pk]
 
