@@ -226,6 +226,18 @@ def request_list(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _attempt_words() -> dict[str, str]:
+    """A delivery attempt's outcome (stored as a code by the transports) in the reader's words."""
+    return {
+        "delivered": _("Delivered"),
+        "retry": _("Did not go through; tried again later"),
+        "rate_limited": _("The platform asked us to wait; tried again later"),
+        "failed": _("Failed"),
+        "manual": _("Waiting for a person (web form)"),
+        "unavailable": _("Not sent: the page was already gone"),
+    }
+
+
 def _deadline_choices() -> list[tuple[str, str]]:
     return [("overdue", _("Overdue")), ("soon", _("Due within 24 hours")), ("none", _("No deadline"))]
 
@@ -343,13 +355,18 @@ def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
         takedown = selectors.request_get(user=request.user, pk=pk)
     except NotFound as exc:
         raise Http404 from exc
+    notices = list(takedown.notices.prefetch_related("attempts_log").order_by("created_at"))
+    words = _attempt_words()
+    for notice in notices:
+        for attempt in notice.attempts_log.all():
+            attempt.label = words.get(attempt.outcome, attempt.outcome)  # type: ignore[attr-defined]
     return render(
         request,
         "takedowns/request_detail.html",
         {
             "t": takedown,
             "duplicate": selectors.duplicate_labels([takedown], user=request.user).get(takedown.pk),
-            "notices": takedown.notices.prefetch_related("attempts_log").order_by("created_at"),
+            "notices": notices,
             "checks": takedown.checks.order_by("-at")[:100],
             "platforms": Platform.objects.all() if takedown.platform_id is None else None,
         },

@@ -93,6 +93,8 @@ def test_pages_gone_before_the_first_notice_end_unavailable_with_no_notice(
     detail = _text(client_for(caseworker).get(f"/takedowns/{ids['soft']}/").content.decode())
     assert "Gone before a notice was needed" in detail
     assert "No notice was sent" in detail
+    assert "Not sent: the page was already gone" in detail  # the attempt, in words
+    assert " unavailable " not in detail
     assert "Gone before a notice was needed" in client_for(caseworker).get(f"/cases/{case.pk}/").content.decode()
 
 
