@@ -449,7 +449,7 @@ def test_partner_cannot_open_staff_pages(partner, caseworker, client) -> None:
     case = factories.make_case(caseworker)
     # Even a session that somehow passed both factors is refused: service accounts never use pages.
     session = factories.login_verified(client, partner)
-    for url in ("/", "/cases/", f"/cases/{case.pk}/", "/takedowns/", "/takedowns/manual/", "/audit/", "/staff/users/"):
+    for url in ("/work/", "/cases/", f"/cases/{case.pk}/", "/takedowns/", "/takedowns/manual/", "/audit/", "/staff/users/"):
         response = session.get(url)
         assert response.status_code == 302, url
         assert response["Location"].startswith("/accounts/login/"), url
