@@ -68,7 +68,7 @@ def test_approve_selected_with_nothing_selected_shows_the_error(
         staff_page.get_by_role("button", name=words(lang, "Approve selected")).click()
     error = words(lang, "Nothing was selected: choose the drafts to approve, or approve all drafts.")
     assert staff_page.locator(".msg.error").filter(has_text=error).is_visible()
-    shoot(staff_page, f"70-approve-none-{lang}")
+    shoot(staff_page, f"90-approve-none-{lang}")
     assert not Notice.objects.exists()
     assert set(TakedownRequest.objects.filter(case=case).values_list("status", flat=True)) == {"draft"}
     # "Approve all" is a separate action that states the count and asks first.
@@ -77,7 +77,7 @@ def test_approve_selected_with_nothing_selected_shows_the_error(
     question = plural(lang, "Approve %(n)s draft of this case and send its notice?",
                       "Approve all %(n)s drafts of this case and send their notices?", 3)  # fmt: skip
     assert staff_page.get_by_text(question).is_visible()
-    shoot(staff_page, f"71-approve-all-confirm-{lang}")
+    shoot(staff_page, f"91-approve-all-confirm-{lang}")
     assert not Notice.objects.exists()
 
 
@@ -113,7 +113,7 @@ def test_pasted_duplicate_of_another_centre_and_refused_lines(
     assert row.locator(".duplicate").inner_text().strip() == warning
     assert original_case.reference not in staff_page.content()
     assert row.locator(f'a[href="/takedowns/{original.pk}/"]').count() == 0
-    shoot(staff_page, f"72-duplicate-warning-{lang}")
+    shoot(staff_page, f"92-duplicate-warning-{lang}")
     # The result stays until dismissed.
     staff_page.reload()
     assert staff_page.locator("#bulk-result").is_visible()
@@ -142,7 +142,7 @@ def test_a_case_with_2000_requests_is_paged_and_filtered(
     assert rows.count() == 50
     with translation.override(lang):
         assert gettext("Page %(n)s of %(total)s") % {"n": 1, "total": 40} in staff_page.locator("#takedowns .pager").inner_text()
-    shoot(staff_page, f"73-large-case-{lang}")
+    shoot(staff_page, f"93-large-case-{lang}")
     staff_page.locator("#t-status").select_option("removed")
     with staff_page.expect_navigation():
         staff_page.locator("form[data-takedown-filters] button[type=submit]").click()
@@ -158,11 +158,11 @@ def test_a_case_with_2000_requests_is_paged_and_filtered(
         staff_page.locator("#takedowns .pager a[rel=next]").click()
     assert "t_status=removed" in staff_page.url and "t_page=2" in staff_page.url
     assert rows.count() == 50
-    shoot(staff_page, f"74-large-case-filtered-{lang}")
+    shoot(staff_page, f"94-large-case-filtered-{lang}")
     # The global list, filtered by this case and sorted by status, shows the same count.
     staff_page.goto(f"{live_server.url}/takedowns/?case={case.pk}&status=removed&sort=status")
     assert (
         plural(lang, "%(n)s request matches.", "%(n)s requests match.", 120)
         in staff_page.locator("[data-match-count]").inner_text()
     )
-    shoot(staff_page, f"75-takedown-list-filtered-{lang}")
+    shoot(staff_page, f"95-takedown-list-filtered-{lang}")
