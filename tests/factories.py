@@ -71,3 +71,14 @@ def issue_token(user: User) -> str:
 
 
 __all__ = ["HttpRequest"]
+
+
+def rewrite_audit_event(event_id: int, *, actor_username: str = "someone-else") -> None:
+    """What an attacker with the database owner's rights could do: lift the append-only trigger,
+    change an audit event, put the trigger back. The chain check must find it."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE core_auditevent DISABLE TRIGGER core_auditevent_no_update_delete")
+        cursor.execute("UPDATE core_auditevent SET actor_username = %s WHERE id = %s", [actor_username, event_id])
+        cursor.execute("ALTER TABLE core_auditevent ENABLE TRIGGER core_auditevent_no_update_delete")

@@ -10,7 +10,6 @@ platform), so a template that prints `{{ x.status }}` instead of its label is ca
 from __future__ import annotations
 
 import re
-from html.parser import HTMLParser
 
 import pytest
 from django.test import Client
@@ -19,39 +18,9 @@ from core import audit_words
 from takedowns import services as takedown_services
 from takedowns.models import RequestStatus, TakedownRequest
 from tests import factories
+from tests.pagetext import visible_text
 
 pytestmark = pytest.mark.django_db
-
-
-class _Text(HTMLParser):
-    """The text a person reads. Skips scripts and styles, the values of form options (their
-    labels are read), an audit event's folded raw details, and the contents of <code>, <samp>
-    and <kbd>, which show commands and identifiers on purpose."""
-
-    SKIP = ("script", "style", "code", "samp", "kbd", "details", "textarea")
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.parts: list[str] = []
-        self._skip = 0
-
-    def handle_starttag(self, tag: str, attrs: list) -> None:
-        if tag in self.SKIP:
-            self._skip += 1
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in self.SKIP:
-            self._skip = max(0, self._skip - 1)
-
-    def handle_data(self, data: str) -> None:
-        if not self._skip:
-            self.parts.append(data)
-
-
-def visible_text(html: str) -> str:
-    parser = _Text()
-    parser.feed(html)
-    return " ".join(" ".join(parser.parts).split())
 
 
 # Stored codes that an English sentence never writes in lower case on its own. (Any snake_case

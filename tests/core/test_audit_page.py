@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import ast
 import re
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -14,37 +13,10 @@ from django.utils import translation
 from core import audit_words
 from core.models import AuditEvent
 from tests import factories
+from tests.pagetext import visible_text
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.django_db
-
-
-class _Text(HTMLParser):
-    """The text a person reads: no tags, no attributes, no script. An event's raw details stay
-    folded away (<details>) for the forensic reader, so they are not read here either."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.parts: list[str] = []
-        self._skip = 0
-
-    def handle_starttag(self, tag: str, attrs: list) -> None:
-        if tag in ("script", "style", "option", "select", "details"):
-            self._skip += 1
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in ("script", "style", "option", "select", "details"):
-            self._skip -= 1
-
-    def handle_data(self, data: str) -> None:
-        if not self._skip:
-            self.parts.append(data)
-
-
-def visible_text(html: str) -> str:
-    parser = _Text()
-    parser.feed(html)
-    return " ".join(" ".join(parser.parts).split())
 
 
 @pytest.fixture

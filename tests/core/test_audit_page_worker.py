@@ -5,13 +5,12 @@ from __future__ import annotations
 import re
 
 import pytest
-from django.db import connection
 from django.test import Client
 
 from core.models import AuditEvent
 from tests import factories
 from tests.conftest import wait_until
-from tests.core.test_audit_page import visible_text
+from tests.pagetext import visible_text
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 
@@ -41,10 +40,7 @@ def test_auditor_finds_a_rewritten_event_and_admins_are_told(celery_worker_proce
     auditor = factories.make_user("auditor", central, username="auditor_w2")
     factories.make_case(factories.make_user("caseworker", central))
     target = AuditEvent.objects.order_by("id")[1]
-    with connection.cursor() as cursor:
-        cursor.execute("ALTER TABLE core_auditevent DISABLE TRIGGER core_auditevent_no_update_delete")
-        cursor.execute("UPDATE core_auditevent SET actor_username = 'someone-else' WHERE id = %s", [target.id])
-        cursor.execute("ALTER TABLE core_auditevent ENABLE TRIGGER core_auditevent_no_update_delete")
+    factories.rewrite_audit_event(target.id)
     client = factories.login_verified(Client(), auditor)
     client.post("/audit/")
     text = _page_after_check(client)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from django.db import connection
 
 from core.models import AuditEvent, SystemState
 from core.tasks import verify_audit_chain_task
@@ -27,10 +26,7 @@ def test_worker_alerts_admins_when_the_chain_is_broken(celery_worker_process, sm
     factories.make_user("admin", central, email="admin-alert@centre.example")
     factories.make_case(factories.make_user("caseworker", central))
     target = AuditEvent.objects.order_by("id")[1]
-    with connection.cursor() as cursor:
-        cursor.execute("ALTER TABLE core_auditevent DISABLE TRIGGER core_auditevent_no_update_delete")
-        cursor.execute("UPDATE core_auditevent SET actor_username = 'someone-else' WHERE id = %s", [target.id])
-        cursor.execute("ALTER TABLE core_auditevent ENABLE TRIGGER core_auditevent_no_update_delete")
+    factories.rewrite_audit_event(target.id)
     verify_audit_chain_task.delay()
     message = smtp_sink.wait_for(lambda m: "admin-alert@centre.example" in str(m["To"]))
     assert "Audit chain broken" in str(message["Subject"])
