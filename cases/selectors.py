@@ -133,6 +133,22 @@ def intake_reports_visible_to(user: Any) -> QuerySet[Any]:
     return qs.filter((Q(case__isnull=True) & before_case) | Q(case__in=cases_visible_to(user).values("pk")))
 
 
+def intake_reports_page(*, user: Any, before: int | None = None, limit: int = 100) -> tuple[list[Any], bool]:
+    """One page of the reports this person may see, newest first, and whether more remain.
+
+    A keyset cursor, not an offset: ``before`` is the id of the last report of the previous
+    page, and this page holds the ones older than it. Ordered by id alone: a report's id grows
+    with each arrival and its received_on is the day it arrived, so this is the same newest-first
+    order, and the cursor stays exact when reports arrive, are routed away or are deleted
+    between two pages (no report is shown twice, none is skipped).
+    """
+    qs = intake_reports_visible_to(user).order_by("-id")
+    if before is not None:
+        qs = qs.filter(pk__lt=before)
+    rows = list(qs.prefetch_related("urls")[: limit + 1])
+    return rows[:limit], len(rows) > limit
+
+
 def intake_report_get(*, user: Any, pk: Any) -> Any:
     """The same NotFound for a report that does not exist and one the user may not see."""
     from cases.models import IntakeReport

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -157,16 +157,59 @@ def _report(request: Request, pk: str) -> IntakeReport:
     return selectors.intake_report_get(user=request.user, pk=pk)
 
 
-class IntakeReportsApi(APIView):
-    """Newest first; only caseworkers and supervisors see any (others get an empty list)."""
+REPORTS_PAGE_DEFAULT = 100
+REPORTS_PAGE_MAX = 500
 
-    @extend_schema(responses=ReportListOutput(many=True))
+
+class ReportsPageInput(serializers.Serializer):
+    before = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
+    limit = serializers.IntegerField(required=False, min_value=1, default=REPORTS_PAGE_DEFAULT)
+
+    def validate_limit(self, value: int) -> int:
+        # Above the maximum is not an error: the caller gets the largest page and a next link.
+        return min(value, REPORTS_PAGE_MAX)
+
+
+class IntakeReportsApi(APIView):
+    """Newest first; only caseworkers and supervisors see any (others get an empty list).
+
+    The answer stays the contract's plain JSON list; paging travels beside it: ?limit= (default
+    100, at most 500) and ?before=<id> (the reports older than that one), with a
+    `Link: <...>; rel="next"` header while more remain (docs/intake.md, "API").
+    """
+
+    pagination_class = None  # the list is paged by the cursor below, never wrapped in an object
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "before", int, description="Cursor: only reports older than the report with this id (the last id of the "
+                "previous page). Absent: start with the newest.",
+            ),
+            OpenApiParameter("limit", int, description=f"Reports per page (default {REPORTS_PAGE_DEFAULT}, at most "
+                             f"{REPORTS_PAGE_MAX}; more is answered with {REPORTS_PAGE_MAX})."),
+            OpenApiParameter(
+                "Link", str, location=OpenApiParameter.HEADER, response=[200],
+                description='`<URL of the next page>; rel="next"` while more reports remain; absent on the last page.',
+            ),
+        ],
+        responses=ReportListOutput(many=True),
+    )  # fmt: skip
     def get(self, request: Request) -> Response:
-        reports = list(selectors.intake_reports_visible_to(request.user).prefetch_related("urls")[:500])
+        query = ReportsPageInput(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        limit = query.validated_data["limit"]
+        reports, more = selectors.intake_reports_page(user=request.user, before=query.validated_data.get("before"), limit=limit)
         unread = selectors.unread_counts_by_report(request.user, [r.pk for r in reports])
         for report in reports:
             report.unread = unread.get(report.pk, 0)
-        return Response(ReportListOutput(reports, many=True).data)
+        response = Response(ReportListOutput(reports, many=True).data)
+        if more and reports:
+            params = request.query_params.copy()
+            params["before"] = str(reports[-1].pk)
+            params["limit"] = str(limit)
+            response["Link"] = f'<{request.build_absolute_uri(request.path)}?{params.urlencode()}>; rel="next"'
+        return response
 
 
 class IntakeReportDetailApi(APIView):
