@@ -8,7 +8,7 @@ class CasesConfig(AppConfig):
     def ready(self) -> None:
         from django.core import checks
 
-        from cases.checks import retention_settings
+        from cases.checks import retention_settings, triage_centre_setting
         from cases.retention_views import case_retention_panel
         from core.panels import register_case_panel
 
@@ -24,3 +24,6 @@ class CasesConfig(AppConfig):
 
         register_work_source(work_items)
         checks.register(retention_settings)
+        # Not tagged "database": it must run in a plain `manage.py check` and at start-up (it
+        # skips itself when there is no database to read yet).
+        checks.register(triage_centre_setting)

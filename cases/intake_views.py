@@ -28,7 +28,7 @@ from cases import intake, selectors
 from cases.models import Category, ContactChannel, IntakeReport, IntakeStatus, ReporterRole
 from core.errors import NotFound, ServiceError
 from core.models import Centre, User
-from core.roles import CASE_ROLES
+from core.roles import CASE_ROLES, Role
 from core.uploads import uploaded_path
 
 
@@ -251,10 +251,15 @@ def triage_list(request: HttpRequest) -> HttpResponse:
     rows = [(r, unread.get(r.pk, 0)) for r in page]
     query = request.GET.copy()
     query.pop("page", None)
+    triage = selectors.triage_centre()
+    is_triage_centre = getattr(triage, "pk", None) == user.centre_id
+    # A mistyped INTAKE_TRIAGE_CENTRE silently sends unrouted reports to the central centre: its
+    # supervisors, who now carry that queue, are told (the system check tells whoever deploys).
+    misconfigured = selectors.triage_centre_setting_problem() if is_triage_centre and user.role == Role.SUPERVISOR else ""
     context = {
         "page": page, "rows": rows, "query": query.urlencode(), "unread_only": unread_only,
         "status": status if status in IntakeStatus.values else "", "statuses": IntakeStatus.choices,
-        "is_triage_centre": getattr(selectors.triage_centre(), "pk", None) == user.centre_id,
+        "is_triage_centre": is_triage_centre, "triage_setting_code": misconfigured,
     }  # fmt: skip
     return render(request, "intake/triage_list.html", context)
 

@@ -108,6 +108,20 @@ def triage_centre() -> Any:
     return centre or Centre.objects.filter(is_central=True).first()
 
 
+def triage_centre_setting_problem() -> str:
+    """The code in settings.INTAKE_TRIAGE_CENTRE when no centre has it ("" when the setting is
+    empty or right). triage_centre() then falls back to the central centre; the system check
+    (cases/checks.py) and the triage page say so, so a typo does not go unnoticed."""
+    from django.conf import settings
+
+    from core.models import Centre
+
+    code = str(getattr(settings, "INTAKE_TRIAGE_CENTRE", "") or "")
+    if not code or Centre.objects.filter(code=code).exists():
+        return ""
+    return code
+
+
 def intake_reports_visible_to(user: Any) -> QuerySet[Any]:
     """The public reports a person may see, newest first.
 

@@ -144,3 +144,57 @@ def test_the_deletion_queue_follows_the_routing(people, client_for) -> None:
         f"/cases/deletion-requests/{routed_request.pk}/decide/", {"action": "approve"}
     )
     assert refused.status_code == 404
+
+
+# INTAKE_TRIAGE_CENTRE naming no centre: warned about, never silent --------------------------------
+
+
+def test_the_system_check_warns_when_the_triage_centre_setting_names_no_centre(central, region, settings) -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from cases.checks import triage_centre_setting
+
+    settings.INTAKE_TRIAGE_CENTRE = "busna"  # a typo for busan
+    warnings = triage_centre_setting()
+    assert [w.id for w in warnings] == ["cases.W001"] and "'busna'" in warnings[0].msg
+    out = StringIO()
+    call_command("check", stdout=out, stderr=out)  # a warning does not stop `manage.py check`
+    assert "cases.W001" in out.getvalue() and "busna" in out.getvalue()
+
+    settings.INTAKE_TRIAGE_CENTRE = "busan"
+    assert triage_centre_setting() == []
+    settings.INTAKE_TRIAGE_CENTRE = ""
+    assert triage_centre_setting() == []
+
+
+def test_the_system_check_says_nothing_before_the_database_is_migrated(central, settings) -> None:
+    from django.db import connection
+
+    from cases.checks import triage_centre_setting
+
+    settings.INTAKE_TRIAGE_CENTRE = "nowhere"
+    with connection.cursor() as cursor:  # as before the first migrate: no centre table (rolled back after the test)
+        cursor.execute("ALTER TABLE core_centre RENAME TO core_centre_not_yet")
+    assert triage_centre_setting() == []
+    # ... and the failed query did not break the transaction it ran in.
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE core_centre_not_yet RENAME TO core_centre")
+    assert [w.id for w in triage_centre_setting()] == ["cases.W001"]
+
+
+def test_the_triage_supervisors_see_a_warning_when_the_setting_names_no_centre(people, client_for, settings) -> None:
+    settings.INTAKE_TRIAGE_CENTRE = "busna"
+    _report()  # unrouted: the central centre triages it, as the fallback says
+    marker = 'data-testid="triage-setting-warning"'
+    page = client_for(people["central_sup"]).get("/intake/").content.decode()
+    assert marker in page and "busna" in page
+    assert marker in client_for(people["central_sup"]).get("/intake/?unread=1").content.decode()
+    # Only the supervisors who carry the fallback queue: not caseworkers, not another centre.
+    assert marker not in client_for(people["central_cw"]).get("/intake/").content.decode()
+    assert marker not in client_for(people["busan_sup"]).get("/intake/").content.decode()
+    settings.INTAKE_TRIAGE_CENTRE = "busan"
+    busan = client_for(people["busan_sup"]).get("/intake/").content.decode()
+    central = client_for(people["central_sup"]).get("/intake/").content.decode()
+    assert marker not in busan and marker not in central
