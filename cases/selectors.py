@@ -174,14 +174,39 @@ def intake_report_get(*, user: Any, pk: Any) -> Any:
 
 
 def _unread_messages(user: Any) -> QuerySet[Any]:
+    """The reporters' messages on the reports this person may see that are unread for them.
+
+    Read marks are per person (cases.models.IntakeReadMark), so without more a new member of
+    staff would find every message ever written to their centre unread. The rule:
+
+    - a message this person has read (their mark reaches it) is read;
+    - a message sent before the day their account was created (User.date_joined; sent_on is
+      only a day) is read for them as soon as anyone on staff has read it: the centre has
+      seen it, and it is history the newcomer was not there for, not news;
+    - a message nobody has ever read stays unread for everyone, newcomers included, however
+      old: it is still owed an answer, and a centre whose staff all changed must still find it;
+    - a message from the day they joined or later counts as for everyone (on the day itself
+      we cannot tell before from after, so it is counted: better one too many than one lost).
+
+    Why not write read marks when someone joins a centre: that is a write for every visible
+    report at each account creation and each move between centres, done in every place that
+    creates or moves accounts, and a mark written then would also hide a message nobody had
+    read yet. This rule stores nothing and costs one more EXISTS in the same query.
+    """
     from django.db.models import Exists, OuterRef
+    from django.utils import timezone
 
     from cases.models import IntakeMessage, IntakeReadMark
 
-    read = IntakeReadMark.objects.filter(report_id=OuterRef("report_id"), user_id=user.pk, last_read_id__gte=OuterRef("pk"))
-    return IntakeMessage.objects.filter(from_staff=False, report__in=intake_reports_visible_to(user).values("pk")).exclude(
-        Exists(read)
+    read_by_me = IntakeReadMark.objects.filter(report_id=OuterRef("report_id"), user_id=user.pk, last_read_id__gte=OuterRef("pk"))
+    messages = IntakeMessage.objects.filter(from_staff=False, report__in=intake_reports_visible_to(user).values("pk")).exclude(
+        Exists(read_by_me)
     )
+    joined = getattr(user, "date_joined", None)
+    if joined is None:
+        return messages
+    read_by_someone = IntakeReadMark.objects.filter(report_id=OuterRef("report_id"), last_read_id__gte=OuterRef("pk"))
+    return messages.exclude(Q(sent_on__lt=timezone.localdate(joined)) & Q(Exists(read_by_someone)))
 
 
 def unread_message_count(user: Any) -> int:

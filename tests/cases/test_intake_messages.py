@@ -173,3 +173,46 @@ def test_selectors_for_my_work(caseworker, supervisor) -> None:
     intake.intake_mark_read(report=report, user=caseworker)
     assert selectors.unread_message_count(caseworker) == 0
     assert selectors.unread_message_count(supervisor) == 2
+
+
+def test_a_newcomer_does_not_inherit_old_read_messages_but_never_misses_an_unread_one(central, client_for) -> None:
+    """Read marks are per person: a new member of staff must not find years of messages unread,
+    yet a message nobody has read yet, however old, stays unread for everyone."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from core.models import User
+
+    veteran = factories.make_user("caseworker", central, username="veteran_cw")
+    User.objects.filter(pk=veteran.pk).update(date_joined=timezone.now() - timedelta(days=400))
+    veteran.refresh_from_db()
+    month_ago = timezone.localdate() - timedelta(days=30)
+
+    answered = intake.intake_find(_submit())
+    old_read = intake.intake_reply(report=answered, text="old, and the centre read it")
+    intake.intake_staff_message(report=answered, text="We read you.", acting_user=veteran)  # marks it read
+    forgotten = intake.intake_find(_submit())
+    old_unread = intake.intake_reply(report=forgotten, text="old, and nobody has read it")
+    IntakeMessage.objects.filter(pk__in=[old_read.pk, old_unread.pk]).update(sent_on=month_ago)  # written a month ago
+
+    newcomer = factories.make_user("caseworker", central, username="newcomer_cw")  # joins today
+    today = intake.intake_reply(report=answered, text="written on the day the newcomer joined")
+
+    # The old message the centre has read is history for the newcomer; the one nobody read is not.
+    assert selectors.unread_counts_by_report(newcomer, [answered.pk, forgotten.pk]) == {answered.pk: 1, forgotten.pk: 1}
+    assert selectors.unread_message_count(newcomer) == 2
+    assert set(selectors.reports_with_unread_messages(newcomer)) == {answered, forgotten}
+    assert _nav_unread(client_for(newcomer)) == 2
+    # For the veteran nothing changes: the old unread message and today's are unread.
+    assert selectors.unread_message_count(veteran) == 2
+
+    # Once anyone reads the forgotten message, it stops counting for the newcomer too ...
+    intake.intake_mark_read(report=forgotten, user=veteran)
+    assert selectors.unread_counts_by_report(newcomer, [answered.pk, forgotten.pk]) == {answered.pk: 1}
+    # ... but a message from the day they joined counts until they read it themselves.
+    intake.intake_mark_read(report=answered, user=veteran)
+    assert selectors.unread_message_count(newcomer) == 1
+    intake.intake_mark_read(report=answered, user=newcomer)
+    assert selectors.unread_message_count(newcomer) == 0
+    assert today.report_id == answered.pk
