@@ -216,3 +216,60 @@ def test_a_newcomer_does_not_inherit_old_read_messages_but_never_misses_an_unrea
     intake.intake_mark_read(report=answered, user=newcomer)
     assert selectors.unread_message_count(newcomer) == 0
     assert today.report_id == answered.pk
+
+
+def test_with_nobody_assigned_the_centres_supervisors_get_the_email_without_victim_content(
+    central, region, monkeypatch, django_capture_on_commit_callbacks
+) -> None:
+    from cases import tasks
+    from cases.services import case_assign
+    from core import services as core_services
+    from core.models import User
+
+    sup_one = factories.make_user("supervisor", region, username="busan_sup_one", email="sup.one@example.org")
+    factories.make_user("supervisor", region, username="busan_sup_two", email="sup.two@example.org")
+    gone = factories.make_user("supervisor", region, username="busan_sup_gone", email="gone@example.org")
+    no_address = factories.make_user("supervisor", region, username="busan_sup_noaddr")
+    core_services.user_set_active(user=gone, active=False)
+    User.objects.filter(pk=no_address.pk).update(email="")  # an account made without one
+    busan_cw = factories.make_user("caseworker", region, username="busan_cw_later", email="busan.later@example.org")
+    factories.make_user("supervisor", central, username="central_sup_mail", email="central.sup@example.org")
+
+    receipt = _submit(centre="busan")
+    report = intake.intake_find(receipt)
+    # A supervisor opens the case: nobody is assigned to it yet.
+    case = intake.intake_open_case(report=report, acting_user=sup_one, pseudonym="Quiet Harbour", category="deepfake")
+    assert case.assigned_to is None
+    queued: list[int] = []
+    monkeypatch.setattr(tasks.notify_new_message, "delay", lambda message_id: queued.append(message_id))
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        APIClient().post("/api/v1/intake/status/messages/", {"receipt": receipt, "text": SECRET_WORDS}, format="json")
+        assert queued == []  # nothing leaves inside the transaction
+    for callback in callbacks:
+        callback()
+    assert len(queued) == 1
+
+    mail.outbox.clear()
+    assert tasks.notify_new_message(queued[0]) is True  # what the worker runs
+    assert len(mail.outbox) == 1
+    email = mail.outbox[0]
+    # The case's centre's active supervisors with an address; not another centre's, not a closed account.
+    assert sorted(email.to) == ["sup.one@example.org", "sup.two@example.org"]
+    everything = email.subject + email.body + " ".join(email.to)
+    assert case.reference in email.subject and f"/cases/{case.pk}/#intake-messages" in email.body
+    for private in (SECRET_WORDS, "Quiet Harbour", "forum.example", "Please help", "my photos"):
+        assert private not in everything
+
+    # Once a caseworker is assigned, only they are told ...
+    case_assign(case=case, assignee=busan_cw, acting_user=sup_one)
+    mail.outbox.clear()
+    message = intake.intake_reply(report=report, text="Another secret detail")
+    assert tasks.notify_new_message(message.pk) is True
+    assert [m.to for m in mail.outbox] == [["busan.later@example.org"]]
+    # ... and when their account is closed, the supervisors are again.
+    core_services.user_set_active(user=busan_cw, active=False)
+    mail.outbox.clear()
+    assert tasks.notify_new_message(message.pk) is True
+    assert sorted(mail.outbox[0].to) == ["sup.one@example.org", "sup.two@example.org"]
+    assert "Another secret detail" not in mail.outbox[0].body + mail.outbox[0].subject
