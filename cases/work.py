@@ -1,6 +1,6 @@
 """What waits for a caseworker or supervisor in the cases app, for the "My work" page
 (core.panels.work_items): new public reports, unread messages from reporters, urgent cases and,
-for supervisors, cases nobody is assigned to."""
+for supervisors, data deletion requests to decide and cases nobody is assigned to."""
 
 from __future__ import annotations
 
@@ -47,6 +47,20 @@ def work_items(user: Any) -> list[WorkItem]:
         ),
     ]
     if user.role == Role.SUPERVISOR:
+        # Only supervisors decide victims' deletion requests; one waiting is a victim waiting.
+        from cases.deletion import deletion_requests_for
+        from cases.models import DeletionStatus
+
+        items.append(
+            WorkItem(
+                key="deletion_requests",
+                label=_("Data deletion requests to decide"),
+                count=deletion_requests_for(user).filter(status=DeletionStatus.PENDING).count(),
+                url=reverse("cases:deletion_requests"),
+                order=15,
+                urgent=True,
+            )
+        )
         items.append(
             WorkItem(
                 key="unassigned_cases",

@@ -146,3 +146,18 @@ def test_new_reports_and_unread_messages_follow_routing_and_reading(
     busan_client.get(f"/intake/{busan.pk}/")
     assert _counts(busan_client.get("/work/").content.decode())["unread_messages"] == 0
     assert _counts(client_for(caseworker).get("/work/").content.decode())["unread_messages"] == 1
+
+
+def test_supervisor_sees_deletion_requests_waiting_for_a_decision(
+    central, caseworker, supervisor, other_supervisor, client_for
+) -> None:
+    from cases import deletion
+
+    case = factories.make_case(caseworker)
+    deletion.deletion_request_file(case=case, acting_user=caseworker, note="asked on the phone")
+    html = client_for(supervisor).get("/work/").content.decode()
+    assert _counts(html)["deletion_requests"] == 1
+    assert _href(html, "deletion_requests") == "/cases/deletion-requests/"
+    # Another centre's supervisor has nothing to decide; caseworkers do not decide at all.
+    assert _counts(client_for(other_supervisor).get("/work/").content.decode())["deletion_requests"] == 0
+    assert "deletion_requests" not in _counts(client_for(caseworker).get("/work/").content.decode())
