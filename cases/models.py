@@ -236,6 +236,7 @@ class CaseEvent(models.Model):
                 "reappeared": _("material found again"), "failed": _("notice failed"), "rejected": _("platform refused"),
                 "deadline_soon": _("deadline in two hours"), "overdue": _("deadline passed"),
                 "escalated": _("escalated to the regulator"), "found_again": _("known material found again by a watchlist scan"),
+                "unavailable": _("gone before a notice was needed"),
             }  # fmt: skip
             return f"#{d.get('request', '')}: {words.get(str(d.get('status', '')), d.get('status', ''))}"
         if self.kind == EventKind.LEGAL_HOLD and d:

@@ -18,7 +18,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, F, OuterRef, Q, Subquery
+from django.db.models import Count, F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -371,17 +371,19 @@ def _build_notice(request: TakedownRequest, kind: str, *, history: list[str] | N
             platform.email if channel == Channel.EMAIL else platform.endpoint if channel == Channel.API else platform.web_form_url
         )
         lang, subject, body = _render(request, kind)
-    status = NoticeStatus.MANUAL if channel == Channel.MANUAL else NoticeStatus.PENDING
+    # Every notice starts pending, web-form ones too: the worker looks at the page before the first
+    # notice (takedowns.liveness), and only then does a web-form notice wait for a person (status
+    # manual, set by transports.manual). A page already gone never reaches the person's queue.
     return Notice(
-        request=request, kind=kind, channel=channel, language=lang, recipient=recipient, subject=subject, body=body, status=status
-    )
+        request=request, kind=kind, channel=channel, language=lang, recipient=recipient, subject=subject, body=body,
+        status=NoticeStatus.PENDING,
+    )  # fmt: skip
 
 
 def _new_notice(request: TakedownRequest, kind: str, *, history: list[str] | None = None) -> Notice:
     notice = _build_notice(request, kind, history=history)
     notice.save()
-    if notice.status == NoticeStatus.PENDING:
-        _wake_on_commit(notice.pk)
+    _wake_on_commit(notice.pk)
     return notice
 
 
@@ -456,7 +458,11 @@ def takedown_approve(*, requests: list[TakedownRequest], acting_user: User, over
                 request.url_key = url_key(request.url)
         _lock_keys(r.url_key for r in drafts)
         leaders = _leaders([r.url_key for r in drafts])
-        leader_status = dict(TakedownRequest.objects.filter(pk__in=set(leaders.values())).values_list("pk", "status"))
+        # What each follower shows of its leader: status and times (MIRRORED_FIELDS).
+        leader_state = {
+            row[0]: row[1:]
+            for row in TakedownRequest.objects.filter(pk__in=set(leaders.values())).values_list("pk", *MIRRORED_FIELDS)
+        }
         now = timezone.now()
         notices: list[Notice] = []
         following: list[TakedownRequest] = []
@@ -469,7 +475,8 @@ def takedown_approve(*, requests: list[TakedownRequest], acting_user: User, over
             if leader is not None and leader != request.pk:
                 # Someone already works on this page: follow it, send nothing (no second notice).
                 request.duplicate_of_id = leader
-                request.status = leader_status[leader]
+                for name, value in zip(MIRRORED_FIELDS, leader_state[leader], strict=True):
+                    setattr(request, name, value)
                 following.append(request)
             else:
                 request.duplicate_of_id = None
@@ -477,15 +484,15 @@ def takedown_approve(*, requests: list[TakedownRequest], acting_user: User, over
                 notices.append(_build_notice(request, NoticeKind.INITIAL))
                 # A second draft of the same page in this batch (another case) follows this one.
                 leaders[request.url_key] = request.pk
-                leader_status[request.pk] = RequestStatus.QUEUED
+                leader_state[request.pk] = (RequestStatus.QUEUED, *([None] * (len(MIRRORED_FIELDS) - 1)))
             approved.append(request)
         TakedownRequest.objects.bulk_update(
             approved,
-            ["status", "approved_by", "approved_at", "consent_overridden", "updated_at", "duplicate_of", "url_key"],
+            [*MIRRORED_FIELDS, "approved_by", "approved_at", "consent_overridden", "updated_at", "duplicate_of", "url_key"],
             batch_size=500,
         )
         Notice.objects.bulk_create(notices, batch_size=500)
-        to_wake = [n.pk for n in notices if n.status == NoticeStatus.PENDING]
+        to_wake = [n.pk for n in notices]
         # One wake-up per batch after commit; if it is lost, the sweeper finds the rows.
         transaction.on_commit(lambda: wake_notices(to_wake))
         audit.record(
@@ -532,36 +539,54 @@ def takedown_send_selected(
     return takedown_approve(requests=chosen, acting_user=acting_user, override_reason=override_reason)
 
 
+# What a follower shows of its leader (docs/takedowns.md, "Duplicates"): the status and the times
+# of what happened to the page (the platform answered, our check found it removed or back, the
+# platform refused, it was gone before any notice). Never sent_at, deadline, ticket, overdue or
+# escalations: those belong to the one request that was sent, and every compliance figure counts
+# requests by sent_at, so a follower never counts twice. Never platform_message either: a
+# platform's answer can quote the leader's case reference, which may be another centre's.
+MIRRORED_FIELDS = ("status", "acknowledged_at", "removed_at", "rejected_at", "reappeared_at", "unavailable_at")
+
+
 def _follow_leaders(leader_ids: Iterable[int]) -> tuple[set[int], set[int]]:
-    """Approved followers of these requests take their status (docs/takedowns.md, "Duplicates").
-    Call in the transaction that changed the leaders. Returns the cases of followers that
-    finished and of those that reappeared, for _cases_follow_work."""
+    """Approved followers of these requests take their status and times (MIRRORED_FIELDS). Call in
+    the transaction that changed the leaders. Returns the cases of followers that finished and of
+    those that reappeared, for _cases_follow_work. One query when no follower needs a change."""
     ids = set(leader_ids)
     if not ids:
         return set(), set()
-    lead = Subquery(TakedownRequest.objects.filter(pk=OuterRef("duplicate_of_id")).values("status")[:1])
-    rows = list(
+    lead_fields = [f"duplicate_of__{name}" for name in MIRRORED_FIELDS]
+    found = (
         TakedownRequest.objects.filter(duplicate_of_id__in=ids)
         .exclude(status=RequestStatus.DRAFT)
-        .annotate(lead=lead)
-        .exclude(status=F("lead"))
-        .values_list("pk", "case_id", "lead", "case__centre_id")
+        .values_list("pk", "case_id", "case__centre_id", *MIRRORED_FIELDS, *lead_fields)
     )
+    width = len(MIRRORED_FIELDS)
+    # (pk, case, centre, status before, the leader's values) of the followers that differ from it.
+    rows = [
+        (row[0], row[1], row[2], row[3], row[3 + width :])
+        for row in found
+        if tuple(row[3 : 3 + width]) != tuple(row[3 + width :])
+    ]
     if not rows:
         return set(), set()
     now = timezone.now()
-    by_status: dict[str, list[int]] = {}
-    for pk, _case_id, status, _centre in rows:
-        by_status.setdefault(status, []).append(pk)
-    for status, pks in by_status.items():
-        TakedownRequest.objects.filter(pk__in=pks).update(status=status, updated_at=now)
-    for centre_id in {r[3] for r in rows}:
+    followers = []
+    for pk, _case_id, _centre, _before, lead in rows:
+        follower = TakedownRequest(pk=pk, updated_at=now)
+        for name, value in zip(MIRRORED_FIELDS, lead, strict=True):
+            setattr(follower, name, value)
+        followers.append(follower)
+    TakedownRequest.objects.bulk_update(followers, [*MIRRORED_FIELDS, "updated_at"], batch_size=500)
+    for centre_id in {r[2] for r in rows}:
         audit.record(
             "takedown.followed", actor=None, object_type="takedowns.takedownrequest", centre_id=centre_id,
-            details={"requests": [r[0] for r in rows if r[3] == centre_id][:1000]},
+            details={"requests": [r[0] for r in rows if r[2] == centre_id][:1000]},
         )  # fmt: skip
-    finished = {r[1] for r in rows if r[2] in FINISHED_STATUSES}
-    reopened = {r[1] for r in rows if r[2] == RequestStatus.REAPPEARED}
+    # Only a change of status moves a case (a time catching up changes nothing about the work).
+    moved = [(r[1], r[4][0]) for r in rows if r[3] != r[4][0]]
+    finished = {case_id for case_id, status in moved if status in FINISHED_STATUSES}
+    reopened = {case_id for case_id, status in moved if status == RequestStatus.REAPPEARED}
     return finished, reopened
 
 
@@ -669,7 +694,7 @@ def deliver_many(notice_ids: list[int], *, concurrency: int | None = None) -> di
     held: list[Notice] = []
     for notice in notices:
         platform = notice.request.platform
-        if notice.kind == NoticeKind.ESCALATION or platform is None:
+        if not _budgeted(notice) or platform is None:
             sendable.append(notice)
         elif budget.get(platform.pk, 0) > 0:
             budget[platform.pk] -= 1
@@ -730,6 +755,13 @@ def _needs_liveness(notice: Notice) -> bool:
     )
 
 
+def _budgeted(notice: Notice) -> bool:
+    """Whether a notice spends the platform's per-minute budget. Escalations go to the regulator,
+    and a web-form notice only goes to a person's queue (its look before the first notice is one
+    GET of the page, like a re-check): neither sends anything to the platform's notice channel."""
+    return notice.kind != NoticeKind.ESCALATION and notice.channel != Channel.MANUAL
+
+
 _redis_client: Any = None
 
 
@@ -739,7 +771,7 @@ def _rate_budget(notices: list[Notice]) -> dict[int, int]:
     limits: dict[int, int] = {}
     for notice in notices:
         platform = notice.request.platform
-        if platform is not None and notice.kind != NoticeKind.ESCALATION:
+        if platform is not None and _budgeted(notice):
             wanted[platform.pk] = wanted.get(platform.pk, 0) + 1
             limits[platform.pk] = platform.rate_limit_per_minute
     if not wanted:
@@ -825,6 +857,8 @@ def record_results(outcomes: list[tuple[Notice, Any, int]]) -> dict[str, int]:
                     details={"notice": locked.pk, "http_status": result.http_status},
                 )  # fmt: skip
             elif result.outcome == "manual":
+                # A web form: the page was looked at (first notice) and shows something, so now a
+                # person submits the form; the request stays queued until they mark it done.
                 locked.status = NoticeStatus.MANUAL
                 locked.save(update_fields=["status"])
             elif result.outcome in ("retry", "rate_limited") and locked.attempts < settings.NOTICE_MAX_ATTEMPTS:
@@ -888,6 +922,8 @@ def _mark_unavailable(request: TakedownRequest, now: Any) -> None:
     request.watch_until = now + timedelta(days=settings.TAKEDOWN_WATCH_DAYS)
     request.next_check_at = now + timedelta(seconds=settings.TAKEDOWN_WATCH_INTERVAL_S)
     request.save(update_fields=["status", "unavailable_at", "watch_until", "next_check_at", "updated_at"])
+    # The caseworker reads on the timeline why nothing was sent (CaseEvent.describe words it).
+    case_record_event(case=request.case, kind=EventKind.TAKEDOWN, data={"request": request.pk, "status": "unavailable"})
 
 
 def _mark_sent(request: TakedownRequest, notice: Notice, *, ticket: str = "", audit_it: bool = True) -> None:
@@ -980,7 +1016,8 @@ def poll_status(request_id: int) -> str:
             case_record_event(case=locked.case, kind=EventKind.TAKEDOWN, data={"request": locked.pk, "status": "rejected"})
             audit.record("takedown.rejected", actor=None, obj=locked, centre_id=locked.case.centre_id)
         locked.save(update_fields=[*fields, "updated_at"])
-        if "status" in fields:
+        if "status" in fields or "acknowledged_at" in fields:
+            # Followers show the platform's first answer too, even when the status stays.
             _after_status_change([locked])
     return state or "no_answer"
 

@@ -202,3 +202,120 @@ def test_a_closed_case_is_not_reopened_by_a_machine(worker, simulator, sim_platf
     api.post(f"/api/v1/takedowns/{created['id']}/recheck/")
     wait_until(lambda: _status(api, created["id"]) == "reappeared", timeout=30)
     assert Case.objects.get(pk=case.pk).status == "closed"
+
+
+def _timeline(client, case_pk: int, language: str) -> str:
+    """The case page's timeline as a person reads it, in the chosen language."""
+    from tests.pagetext import visible_text
+
+    client.post("/i18n/setlang/", {"language": language, "next": f"/cases/{case_pk}/"})
+    html = client.get(f"/cases/{case_pk}/").content.decode()
+    assert f'lang="{language}"' in html
+    section = re.search(r'<section class="card" id="timeline">(.*?)</section>', html, re.S)
+    assert section is not None
+    return visible_text(section.group(1))
+
+
+@pytest.fixture
+def web_form_platform(simulator, db):
+    # The simulator's pages (host 127.0.0.1) belong to a platform that only has a web form.
+    from takedowns.services import platform_create
+
+    return platform_create(
+        acting_user=None, name="Form Only Board", domains=["127.0.0.1"], channel="manual",
+        web_form_url="https://forms.example/report", jurisdiction="KR", notice_language="ko",
+    )  # fmt: skip
+
+
+def test_web_form_notices_wait_for_a_person_only_after_the_workers_look(
+    worker, simulator, web_form_platform, caseworker, api_for, client_for
+) -> None:
+    case = consenting_case(caseworker)
+    api = api_for(caseworker)
+    _image, live = _post(simulator, "/w/live", seed=87)
+    gone = f"{simulator.url}/w/never-there"  # the simulator answers 404
+    ids = {}
+    for name, url in {"live": live, "gone": gone}.items():
+        ids[name] = api.post("/api/v1/takedowns/", {"case": case.pk, "url": url}, format="json").json()["id"]
+    sent = api.post(f"/api/v1/cases/{case.pk}/takedowns/send/", {"all": True}, format="json")
+    assert sent.status_code == 202 and sent.json()["queued"] == 2
+
+    # The page already gone ends unavailable: no task for a person, nothing in any figure.
+    wait_until(lambda: _status(api, ids["gone"]) == "unavailable", timeout=30)
+    assert [n.status for n in Notice.objects.filter(request_id=ids["gone"])] == ["cancelled"]
+    # The page that shows something waits for a person, after the worker looked at it.
+    wait_until(lambda: Notice.objects.filter(request_id=ids["live"], status="manual").exists(), timeout=30)
+    assert _status(api, ids["live"]) == "queued"
+    looked = {(e["method"], e["path"]) for e in simulator.requests_log}
+    assert ("GET", "/w/live") in looked and ("GET", "/w/never-there") in looked
+    assert not simulator.notices  # a web-form platform gets nothing by API
+
+    person = client_for(caseworker)
+    queue = person.get("/takedowns/manual/").content.decode()
+    assert live in queue and "https://forms.example/report" in queue
+    assert gone not in queue
+    # The person submits the form and says so: the request is sent.
+    notice = Notice.objects.get(request_id=ids["live"])
+    person.post(f"/takedowns/manual/{notice.pk}/done/", {"ticket": "FORM-1"})
+    assert _status(api, ids["live"]) == "sent"
+    assert "Nothing waiting." in person.get("/takedowns/manual/").content.decode()
+
+
+def test_the_case_timeline_says_in_words_that_a_page_was_gone_before_a_notice(
+    worker, simulator, sim_platform, caseworker, api_for, client_for
+) -> None:
+    case = consenting_case(caseworker)
+    api = api_for(caseworker)
+    gone = api.post("/api/v1/takedowns/", {"case": case.pk, "url": f"{simulator.url}/t/gone"}, format="json").json()["id"]
+    api.post(f"/api/v1/cases/{case.pk}/takedowns/send/", {"all": True}, format="json")
+    wait_until(lambda: _status(api, gone) == "unavailable", timeout=30)
+    entries = [e.data for e in CaseEvent.objects.filter(case=case, kind="takedown")]
+    assert {"request": int(gone), "status": "unavailable"} in entries
+    person = client_for(caseworker)
+    assert f"#{gone}: gone before a notice was needed" in _timeline(person, case.pk, "en")
+    korean = _timeline(person, case.pk, "ko")
+    assert f"#{gone}: 통지 전에 이미 사라짐" in korean
+    assert "unavailable" not in korean
+
+
+def test_a_follower_shows_the_originals_times_and_counts_in_no_figure(
+    worker, simulator, sim_platform, caseworker, supervisor, other_supervisor, api_for, tmp_path
+) -> None:
+    image, url = _post(simulator, "/f/1", seed=88)
+    first_case = consenting_case(caseworker)
+    api_a = api_for(caseworker)
+    evidence = _evidence(first_case, caseworker, image, tmp_path)
+    first = api_a.post("/api/v1/takedowns/", {"case": first_case.pk, "url": url, "evidence": [evidence]}, format="json").json()
+    api_a.post(f"/api/v1/cases/{first_case.pk}/takedowns/send/", {"ids": [first["id"]]}, format="json")
+    wait_until(lambda: _status(api_a, first["id"]) == "sent", timeout=30)
+
+    other_case = consenting_case(other_supervisor)
+    api_b = api_for(other_supervisor)
+    follower = api_b.post("/api/v1/takedowns/", {"case": other_case.pk, "url": url + "?utm_source=x"}, format="json").json()
+    assert follower["duplicate_of"] == str(first["id"])
+    api_b.post(f"/api/v1/cases/{other_case.pk}/takedowns/send/", {"ids": [follower["id"]]}, format="json")
+    figures_before = _figures(api_for(supervisor))["Simulated Video"]
+
+    simulator.remove("/f/1", status=404)
+    api_a.post(f"/api/v1/takedowns/{first['id']}/recheck/")
+    wait_until(lambda: _status(api_a, first["id"]) == "removed", timeout=30)
+    original = api_a.get(f"/api/v1/takedowns/{first['id']}/").json()
+    shown = api_b.get(f"/api/v1/takedowns/{follower['id']}/").json()
+    assert original["removed_at"] is not None
+    assert shown["status"] == "removed" and shown["removed_at"] == original["removed_at"]
+    # Only the request that was sent carries a send time and a deadline: the figures count it once.
+    assert shown["sent_at"] is None and shown["deadline"] is None
+
+    # A third centre's draft approved after the removal follows at once, with the same time.
+    third_case = consenting_case(supervisor)
+    api_c = api_for(supervisor)
+    late = api_c.post("/api/v1/takedowns/", {"case": third_case.pk, "url": url}, format="json").json()
+    api_c.post(f"/api/v1/cases/{third_case.pk}/takedowns/send/", {"ids": [late["id"]]}, format="json")
+    shown_late = api_c.get(f"/api/v1/takedowns/{late['id']}/").json()
+    assert shown_late["status"] == "removed" and shown_late["removed_at"] == original["removed_at"]
+
+    # The platform's figures hold the original alone: one request, one removal, as before the
+    # followers came (two followers with a removal time would make three and three).
+    figures = _figures(api_for(supervisor))["Simulated Video"]
+    assert figures_before["requests"] == figures["requests"] == 1
+    assert figures_before["removed"] == 0 and figures["removed"] == 1
