@@ -6,9 +6,12 @@ import pytest
 
 from cases import intake
 from takedowns import services
+from takedowns.models import Notice
 from tests import factories
 from tests.browser.conftest import sign_in
+from tests.conftest import wait_until
 from tests.evidence.helpers import add_image
+from tests.takedowns.conftest import simulator  # noqa: F401 - the fixture
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
@@ -31,25 +34,38 @@ def _visit(page, url: str, shoot, name: str) -> str:
     return page.content()
 
 
-def test_caseworker_pages_in_korean(korean_page, live_server, shoot, central, tmp_path) -> None:
+@pytest.mark.worker
+def test_caseworker_pages_in_korean(
+    korean_page,
+    live_server,
+    shoot,
+    central,
+    tmp_path,
+    celery_worker_process,
+    simulator,  # noqa: F811 - the fixture
+) -> None:
     page = korean_page
     worker = factories.make_user("caseworker", central, username="seoyeon")
     case = factories.make_case(worker, consent={"takedown": True})
     evidence = add_image(case, worker, tmp_path, seed=501)
+    # A platform with only a web form, whose pages the simulator serves (host 127.0.0.1).
     platform = services.platform_create(
-        acting_user=None, name="Form Only", domains=["formonly.example"], channel="manual",
+        acting_user=None, name="Form Only", domains=["127.0.0.1"], channel="manual",
         web_form_url="https://formonly.example/report",
     )  # fmt: skip
-    request = services.takedown_create(
-        case=case, url="https://formonly.example/p/1", acting_user=worker, evidence_ids=[evidence.pk]
-    )
+    simulator.host_file("/p/1.jpg", (tmp_path / "501-photo.jpg").read_bytes(), "image/jpeg")
+    url = simulator.host_page("/p/1", '<html><body><h1>post</h1><img src="/p/1.jpg"></body></html>')
+    request = services.takedown_create(case=case, url=url, acting_user=worker, evidence_ids=[evidence.pk])
     services.takedown_approve(requests=[request], acting_user=worker)
+    # The worker looks at the page first; it shows something, so the notice waits for a person.
+    wait_until(lambda: Notice.objects.filter(request=request, status="manual").exists(), timeout=30)
+    assert ("GET", "/p/1") in {(e["method"], e["path"]) for e in simulator.requests_log}
     report, _receipt = intake.intake_submit(intake.IntakeInput(description="도와주세요", urls=("https://x.example/1",)))
     sign_in(page, live_server, worker, factories.make_device(worker))
     page.wait_for_url("**/work/")
     base = live_server.url
     assert "Form Only" in _visit(page, f"{base}/takedowns/", shoot, "20-takedowns-list")
-    assert "formonly.example/p/1" in _visit(page, f"{base}/takedowns/{request.pk}/", shoot, "21-takedown-detail")
+    assert url in _visit(page, f"{base}/takedowns/{request.pk}/", shoot, "21-takedown-detail")
     assert "formonly.example/report" in _visit(page, f"{base}/takedowns/manual/", shoot, "22-manual-queue")
     _visit(page, f"{base}/takedowns/match/", shoot, "23-match")
     page.locator("#id_file").set_input_files(str(tmp_path / "501-photo.jpg"))
