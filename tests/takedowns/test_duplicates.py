@@ -89,3 +89,25 @@ def test_followers_follow_removal_and_reappearance_and_their_cases_too(caseworke
     follower.refresh_from_db()
     assert follower.status == "reappeared"
     assert Case.objects.get(pk=follow_case.pk).status == "open"
+
+
+def test_migration_0010_gives_existing_followers_their_leaders_times(caseworker, other_supervisor, sim_platform) -> None:
+    import importlib
+
+    from django.apps import apps
+
+    lead = services.takedown_create(case=consenting_case(caseworker), url="http://127.0.0.1/m/1", acting_user=caseworker)
+    services.takedown_approve(requests=[lead], acting_user=caseworker)
+    TakedownRequest.objects.filter(pk=lead.pk).update(status="sent")
+    follower = services.takedown_create(
+        case=consenting_case(other_supervisor), url="http://127.0.0.1/m/1", acting_user=other_supervisor
+    )
+    services.takedown_approve(requests=[follower], acting_user=other_supervisor)
+    services.record_check(lead.pk, "removed", http_status=404, distance=None, detail="HTTP 404")
+    lead.refresh_from_db()
+    # As a follower made before 0010 looked: the status alone.
+    TakedownRequest.objects.filter(pk=follower.pk).update(removed_at=None)
+    importlib.import_module("takedowns.migrations.0010_followers_show_leader_times").copy_leader_times(apps, None)
+    follower.refresh_from_db()
+    assert follower.status == "removed" and follower.removed_at == lead.removed_at
+    assert follower.sent_at is None and follower.deadline is None

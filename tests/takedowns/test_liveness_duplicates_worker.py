@@ -218,12 +218,14 @@ def _timeline(client, case_pk: int, language: str) -> str:
 
 @pytest.fixture
 def web_form_platform(simulator, db):
-    # The simulator's pages (host 127.0.0.1) belong to a platform that only has a web form.
+    # The simulator's pages (host 127.0.0.1) belong to a platform that only has a web form. Its
+    # budget of one notice a minute would hold the second notice for a minute if web-form notices
+    # spent it (they send nothing to the platform, so they do not).
     from takedowns.services import platform_create
 
     return platform_create(
         acting_user=None, name="Form Only Board", domains=["127.0.0.1"], channel="manual",
-        web_form_url="https://forms.example/report", jurisdiction="KR", notice_language="ko",
+        web_form_url="https://forms.example/report", jurisdiction="KR", notice_language="ko", rate_limit_per_minute=1,
     )  # fmt: skip
 
 
