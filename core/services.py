@@ -260,24 +260,22 @@ def audit_chain_check_request(*, acting_user: User) -> None:
     transaction.on_commit(lambda: verify_audit_chain_task.delay(acting_user_id=acting_user.pk))
 
 
-def audit_chain_last_check() -> dict[str, object] | None:
-    """The last chain check's result as recorded by audit_chain_check, or None if never run."""
-    from core.models import SystemState
+def audit_chain_state() -> tuple[dict[str, object] | None, dict[str, object] | None]:
+    """(the last check's result, an auditor's request not answered yet), read in one query so a
+    worker finishing between two reads cannot make the page say "never checked"."""
+    from django.utils.dateparse import parse_datetime
 
-    state = SystemState.objects.filter(key="audit_chain_check").values_list("value", flat=True).first()
-    return state if isinstance(state, dict) else None
-
-
-def audit_chain_pending_request() -> dict[str, object] | None:
-    """An auditor's request for a check that has not finished yet (asked after the last result)."""
     from core.models import SystemState
 
     states = dict(
         SystemState.objects.filter(key__in=["audit_chain_check", "audit_chain_check_requested"]).values_list("key", "value")
     )
-    asked, done = states.get("audit_chain_check_requested"), states.get("audit_chain_check")
+    done, asked = states.get("audit_chain_check"), states.get("audit_chain_check_requested")
+    done = done if isinstance(done, dict) else None
     if not isinstance(asked, dict):
-        return None
-    if isinstance(done, dict) and str(done.get("at", "")) >= str(asked.get("at", "")):
-        return None
-    return asked
+        return done, None
+    asked_at = parse_datetime(str(asked.get("at", "")))
+    done_at = parse_datetime(str(done.get("at", ""))) if done else None
+    if asked_at is None or (done_at is not None and done_at >= asked_at):
+        return done, None
+    return done, asked

@@ -256,7 +256,7 @@ def audit_view(request: HttpRequest) -> HttpResponse:
     page = Paginator(events.order_by("-id"), 50).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
-    check = services.audit_chain_last_check()
+    check, pending = services.audit_chain_state()
     checked_at = parse_datetime(str(check.get("at", ""))) if check else None
     return render(
         request,
@@ -269,7 +269,7 @@ def audit_view(request: HttpRequest) -> HttpResponse:
             "filtered": bool(form.is_valid() and any(form.cleaned_data.values())),
             "chain": check,
             "chain_checked_at": checked_at,
-            "chain_pending": services.audit_chain_pending_request(),
+            "chain_pending": pending,
         },
     )
 
