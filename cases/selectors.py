@@ -227,11 +227,22 @@ def unread_counts_by_report(user: Any, report_ids: list[int]) -> dict[int, int]:
     return {row["report_id"]: row["n"] for row in rows}
 
 
+def message_at(day: Any) -> str:
+    """A message's time for the API: the contract's timestamps are ISO 8601 with a time zone,
+    but no time of day is kept for a reporter's actions, so it is the start of the day in the
+    centre's time zone (e.g. 2026-12-08T00:00:00+09:00). Messages of one day keep their order."""
+    from datetime import datetime, time
+
+    from django.utils import timezone
+
+    return datetime.combine(day, time.min, timezone.get_default_timezone()).isoformat()
+
+
 def intake_thread(report: Any) -> list[dict[str, Any]]:
     """The messages of a report, oldest first, as the API and the pages show them. "at" is the
-    day only: no time of day is kept for a reporter's actions."""
+    day's start (message_at) and "day" the day: no time of day is kept for a reporter's actions."""
     return [
-        {"at": m.sent_on.isoformat(), "author": "staff" if m.from_staff else "reporter", "text": m.text,
-         "by": m.author.username if m.from_staff and m.author else ""}
+        {"at": message_at(m.sent_on), "day": m.sent_on.isoformat(), "author": "staff" if m.from_staff else "reporter",
+         "text": m.text, "by": m.author.username if m.from_staff and m.author else ""}
         for m in report.messages.select_related("author").order_by("id")
     ]  # fmt: skip

@@ -107,7 +107,7 @@ class IntakeStatusMessageApi(PublicApi):
         if report is None:
             return Response(_NO_REPORT, status=status.HTTP_404_NOT_FOUND)
         message = intake.intake_reply(report=report, text=data.validated_data["text"])
-        return Response({"at": message.sent_on.isoformat(), "author": "reporter", "text": message.text}, status=201)
+        return Response({"at": selectors.message_at(message.sent_on), "author": "reporter", "text": message.text}, status=201)
 
 
 # Staff: reports routed to the caller's centre (or the triage centre's unrouted ones) -------------
@@ -228,7 +228,7 @@ class IntakeReportMessageApi(APIView):
         data = StaffTextInput(data=request.data)
         data.is_valid(raise_exception=True)
         message = intake.intake_staff_message(report=report, text=data.validated_data["text"], acting_user=request.user)
-        return Response({"at": message.sent_on.isoformat(), "author": "staff", "text": message.text}, status=201)
+        return Response({"at": selectors.message_at(message.sent_on), "author": "staff", "text": message.text}, status=201)
 
 
 class IntakeReportCaseApi(APIView):

@@ -69,7 +69,8 @@ def test_the_round_trip(caseworker, supervisor, client_for, api_for) -> None:
         ("staff", "We are on it. Stay safe."),
     ]
     # "at" is the day only: no time of day is kept for a reporter's actions.
-    assert all(re.fullmatch(r"\d{4}-\d{2}-\d{2}", m["at"]) for m in status["messages"])
+    # ISO 8601 with the centre's time zone, as every timestamp of the API, but no time of day.
+    assert all(re.fullmatch(r"\d{4}-\d{2}-\d{2}T00:00:00\+09:00", m["at"]) for m in status["messages"])
     detail = api_for(supervisor).get(f"/api/v1/intake/reports/{report.pk}/").json()
     assert [m["author"] for m in detail["messages"]] == ["reporter", "staff"]
     assert set(detail) >= {"id", "centre", "status", "description", "urls", "messages"}
