@@ -111,7 +111,7 @@ def centre_for_code(code: str) -> Any:
     code = (code or "").strip()
     if not code:
         return None
-    centre = Centre.objects.filter(code=code).first()
+    centre = Centre.objects.filter(code__iexact=code).first()
     if centre is None:
         raise ServiceError(_('We do not know that centre. Choose one from the list, or "I don\'t know".'), field="centre")
     return centre

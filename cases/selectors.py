@@ -103,7 +103,7 @@ def triage_centre() -> Any:
     from core.models import Centre
 
     code = getattr(settings, "INTAKE_TRIAGE_CENTRE", "") or ""
-    centre = Centre.objects.filter(code=code).first() if code else None
+    centre = Centre.objects.filter(code__iexact=code).first() if code else None
     # A read never creates the central centre (core.services.central_centre would): none yet, none here.
     return centre or Centre.objects.filter(is_central=True).first()
 
@@ -117,7 +117,7 @@ def triage_centre_setting_problem() -> str:
     from core.models import Centre
 
     code = str(getattr(settings, "INTAKE_TRIAGE_CENTRE", "") or "")
-    if not code or Centre.objects.filter(code=code).exists():
+    if not code or Centre.objects.filter(code__iexact=code).exists():
         return ""
     return code
 

@@ -68,3 +68,21 @@ def test_a_bad_centre_code_is_refused_and_nothing_is_made(code: str) -> None:
         call_command("issue_api_token", "--username", "svc-bad", "--role", "caseworker", "--centre", code)
     assert not User.objects.filter(username="svc-bad").exists()
     assert not Centre.objects.exclude(is_central=True).exists()
+
+
+def test_a_centre_code_is_kept_as_written_and_found_whatever_its_case(capsys) -> None:
+    _lines, upper = _issue(capsys, "--username", "daegu-desk", "--role", "caseworker", "--centre", "DAEGU")
+    centre = Centre.objects.get(code="DAEGU")
+    _lines, lower = _issue(capsys, "--username", "daegu-desk-2", "--role", "supervisor", "--centre", "daegu")
+    assert User.objects.get(username="daegu-desk-2").centre == centre
+    assert Centre.objects.filter(code__iexact="daegu").count() == 1
+    # A reporter choosing the centre in either case reaches its staff, who see the code as written.
+    public = APIClient()
+    for code in ("DAEGU", "daegu"):
+        assert (
+            public.post("/api/v1/intake/", {"description": "help", "urls": [], "centre": code}, format="json").status_code == 201
+        )
+    reports = upper.get("/api/v1/intake/reports/").json()
+    assert len(reports) == 2
+    assert {r["centre"] for r in reports} == {"DAEGU"}
+    assert len(lower.get("/api/v1/intake/reports/").json()) == 2

@@ -22,7 +22,7 @@ class Command(BaseCommand):
         parser.add_argument("--centre", help="Centre code (default: the central centre)")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        centre = Centre.objects.filter(code=options["centre"]).first() if options["centre"] else services.central_centre()
+        centre = Centre.objects.filter(code__iexact=options["centre"]).first() if options["centre"] else services.central_centre()
         if centre is None:
             raise CommandError("No such centre.")
         password = getpass.getpass("Password: ")

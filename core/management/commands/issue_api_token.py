@@ -26,14 +26,15 @@ def centre_for(code: str | None) -> tuple[Centre, bool]:
     """The centre with this code (created when missing, named by its code), or the default centre."""
     if not code:
         return services.central_centre(), False
-    code = code.strip().lower()
+    # Kept as the operator wrote it (the API answers it back), found whatever its case.
+    code = code.strip()
     try:
         validate_slug(code)
     except ValidationError as exc:
         raise CommandError(f"Centre code {code!r}: use letters, digits, - and _ only.") from exc
     if len(code) > _CODE_MAX:
         raise CommandError(f"Centre code {code!r}: at most {_CODE_MAX} characters.")
-    centre = Centre.objects.filter(code=code).first()
+    centre = Centre.objects.filter(code__iexact=code).first()
     if centre is not None:
         return centre, False
     return services.centre_create(code=code, name=code, acting_user=None), True
