@@ -236,9 +236,12 @@ class CaseEvent(models.Model):
                 "reappeared": _("material found again"), "failed": _("notice failed"), "rejected": _("platform refused"),
                 "deadline_soon": _("deadline in two hours"), "overdue": _("deadline passed"),
                 "escalated": _("escalated to the regulator"), "found_again": _("known material found again by a watchlist scan"),
-                "unavailable": _("gone before a notice was needed"),
+                "unavailable": _("gone before a notice was needed"), "acknowledged": _("platform acknowledged"),
+                "queued": _("notice waiting to be sent"),
             }  # fmt: skip
-            return f"#{d.get('request', '')}: {words.get(str(d.get('status', '')), d.get('status', ''))}"
+            text = f"#{d.get('request', '')}: {words.get(str(d.get('status', '')), d.get('status', ''))}"
+            # A duplicate follows the request first made for the same page (docs/takedowns.md).
+            return f"{text} ({_('as the request it follows')})" if d.get("followed") else text
         if self.kind == EventKind.LEGAL_HOLD and d:
             return str(_("hold set") if d.get("hold") == "set" else _("hold lifted"))
         if self.kind == EventKind.DELETION_REQUEST and d:

@@ -23,7 +23,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cases.models import Case, ConsentKind, EventKind
-from cases.services import case_record_event, case_status_follow_work, consent_require
+from cases.services import case_record_event, case_record_events, case_status_follow_work, consent_require
 from core import audit
 from core.errors import Conflict, PermissionDenied, ServiceError
 from core.models import User
@@ -589,6 +589,13 @@ def _follow_leaders(leader_ids: Iterable[int]) -> tuple[set[int], set[int]]:
         )  # fmt: skip
     # Only a change of status moves a case (a time catching up changes nothing about the work).
     moved = [(r[1], r[4][0]) for r in rows if r[3] != r[4][0]]
+    # Each follower's own case says what happened on its timeline, as for a request of its own,
+    # marked as followed: its caseworker may be in another centre and sees only "another case".
+    case_record_events(
+        entries=[
+            (r[1], EventKind.TAKEDOWN, {"request": r[0], "status": r[4][0], "followed": True}) for r in rows if r[3] != r[4][0]
+        ]
+    )
     finished = {case_id for case_id, status in moved if status in FINISHED_STATUSES}
     reopened = {case_id for case_id, status in moved if status == RequestStatus.REAPPEARED}
     return finished, reopened

@@ -3,6 +3,8 @@ and how followers follow (status, case status, audit)."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from cases.models import Case
@@ -63,7 +65,9 @@ def test_a_rejected_request_leads_nobody(caseworker, other_supervisor, sim_platf
     assert new.duplicate_of_id is None
 
 
-def test_followers_follow_removal_and_reappearance_and_their_cases_too(caseworker, other_supervisor, sim_platform) -> None:
+def test_followers_follow_removal_and_reappearance_and_their_cases_too(
+    caseworker, other_supervisor, sim_platform, client_for
+) -> None:
     lead_case, follow_case = consenting_case(caseworker), consenting_case(other_supervisor)
     lead = services.takedown_create(case=lead_case, url="http://127.0.0.1/f/1", acting_user=caseworker)
     services.takedown_approve(requests=[lead], acting_user=caseworker)
@@ -89,6 +93,12 @@ def test_followers_follow_removal_and_reappearance_and_their_cases_too(caseworke
     follower.refresh_from_db()
     assert follower.status == "reappeared"
     assert Case.objects.get(pk=follow_case.pk).status == "open"
+
+    # The follower's own case tells its caseworker, in words, on the case page.
+    page = client_for(other_supervisor).get(f"/cases/{follow_case.pk}/").content.decode()
+    assert f"#{follower.pk}: removal confirmed by our check (as the request it follows)" in page
+    assert f"#{follower.pk}: material found again (as the request it follows)" in page
+    assert not re.search(rf"#{lead.pk}\b", page)  # the other centre's request is not named
 
 
 def test_migration_0010_gives_existing_followers_their_leaders_times(caseworker, other_supervisor, sim_platform) -> None:
