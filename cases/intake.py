@@ -31,7 +31,7 @@ from cases.models import (
     IntakeURL,
     ReporterRole,
 )
-from cases.selectors import intake_thread
+from cases.selectors import reporter_thread
 from core import audit, hooks
 from core.errors import Conflict, PermissionDenied, ServiceError
 
@@ -289,7 +289,7 @@ def intake_progress(report: IntakeReport) -> dict[str, Any]:
         "received_on": report.received_on.isoformat(),
         "urls": [{"url": u.url, "progress": url_states.get(u.takedown_id or 0, str(_("Waiting for review")))} for u in report.urls.all()],
         # Both directions, oldest first; "at" is the day only (no time of day is kept).
-        "messages": [{"at": m["at"], "author": m["author"], "text": m["text"]} for m in intake_thread(report)],
+        "messages": reporter_thread(report),
         "consent": {
             "takedown": report.consent_takedown, "hash_sharing": report.consent_hash_sharing,
             "police_referral": report.consent_police_referral, "legal_support": report.consent_legal_support,

@@ -238,11 +238,20 @@ def message_at(day: Any) -> str:
     return datetime.combine(day, time.min, timezone.get_default_timezone()).isoformat()
 
 
+def message_row(message: Any) -> dict[str, Any]:
+    """One message as the reporter and the API see it: "at" the day's start (message_at; pages show
+    its first ten characters, the day), who wrote it, and the text. Never which staff member."""
+    return {"at": message_at(message.sent_on), "author": "staff" if message.from_staff else "reporter", "text": message.text}
+
+
+def reporter_thread(report: Any) -> list[dict[str, Any]]:
+    """The messages of a report, oldest first, as the reporter's status page and the API show them."""
+    return [message_row(m) for m in report.messages.order_by("id")]
+
+
 def intake_thread(report: Any) -> list[dict[str, Any]]:
-    """The messages of a report, oldest first, as the API and the pages show them. "at" is the
-    day's start (message_at) and "day" the day: no time of day is kept for a reporter's actions."""
+    """The same thread for staff pages, with the name of the staff member who wrote each reply."""
     return [
-        {"at": message_at(m.sent_on), "day": m.sent_on.isoformat(), "author": "staff" if m.from_staff else "reporter",
-         "text": m.text, "by": m.author.username if m.from_staff and m.author else ""}
+        {**message_row(m), "by": m.author.username if m.from_staff and m.author else ""}
         for m in report.messages.select_related("author").order_by("id")
-    ]  # fmt: skip
+    ]

@@ -65,6 +65,9 @@ class IntakeApi(PublicApi):
         return Response({"receipt": receipt}, status=status.HTTP_201_CREATED)
 
 
+_NO_REPORT = {"detail": "No report matches that receipt."}
+
+
 class IntakeStatusApi(PublicApi):
     @extend_schema(request=ReceiptInput, responses={200: OpenApiTypes.OBJECT, 404: OpenApiTypes.OBJECT, 429: OpenApiTypes.OBJECT})
     def post(self, request: Request) -> Response:
@@ -77,11 +80,8 @@ class IntakeStatusApi(PublicApi):
             tombstone = intake.intake_find_deleted(data.validated_data["receipt"])
             if tombstone is not None:
                 return Response({"status": "deleted", "deleted_on": tombstone.deleted_on.isoformat(), "reason": tombstone.reason})
-            return Response({"detail": "No report matches that receipt."}, status=status.HTTP_404_NOT_FOUND)
+            return Response(_NO_REPORT, status=status.HTTP_404_NOT_FOUND)
         return Response(intake.intake_progress(report))
-
-
-_NO_REPORT = {"detail": "No report matches that receipt."}
 
 
 class ReporterMessageInput(ReceiptInput):
@@ -89,7 +89,9 @@ class ReporterMessageInput(ReceiptInput):
 
 
 class MessageOutput(serializers.Serializer):
-    at = serializers.CharField(help_text="The day (YYYY-MM-DD): no time of day is kept for a reporter's actions.")
+    at = serializers.CharField(
+        help_text="The start of the day in the centre's time zone (ISO 8601): no time of day is kept for a reporter's actions."
+    )
     author = serializers.ChoiceField(choices=["reporter", "staff"])
     text = serializers.CharField()
 
@@ -107,7 +109,7 @@ class IntakeStatusMessageApi(PublicApi):
         if report is None:
             return Response(_NO_REPORT, status=status.HTTP_404_NOT_FOUND)
         message = intake.intake_reply(report=report, text=data.validated_data["text"])
-        return Response({"at": selectors.message_at(message.sent_on), "author": "reporter", "text": message.text}, status=201)
+        return Response(selectors.message_row(message), status=201)
 
 
 # Staff: reports routed to the caller's centre (or the triage centre's unrouted ones) -------------
@@ -132,7 +134,7 @@ class ReportOutput(serializers.Serializer):
         return [u.url for u in report.urls.all()]
 
     def get_messages(self, report: IntakeReport) -> list[dict[str, str]]:
-        return [{"at": m["at"], "author": m["author"], "text": m["text"]} for m in selectors.intake_thread(report)]
+        return selectors.reporter_thread(report)
 
 
 class ReportListOutput(ReportOutput):
@@ -228,7 +230,7 @@ class IntakeReportMessageApi(APIView):
         data = StaffTextInput(data=request.data)
         data.is_valid(raise_exception=True)
         message = intake.intake_staff_message(report=report, text=data.validated_data["text"], acting_user=request.user)
-        return Response({"at": selectors.message_at(message.sent_on), "author": "staff", "text": message.text}, status=201)
+        return Response(selectors.message_row(message), status=201)
 
 
 class IntakeReportCaseApi(APIView):

@@ -274,3 +274,18 @@ def test_with_nobody_assigned_the_centres_supervisors_get_the_email_without_vict
     assert tasks.notify_new_message(message.pk) is True
     assert sorted(mail.outbox[0].to) == ["sup.one@example.org", "sup.two@example.org"]
     assert "Another secret detail" not in mail.outbox[0].body + mail.outbox[0].subject
+
+
+def test_both_threads_show_the_day_of_each_message(caseworker, client_for) -> None:
+    from django.utils import timezone
+
+    receipt = _submit()
+    report = intake.intake_find(receipt)
+    intake.intake_reply(report=report, text="Any news?")
+    intake.intake_staff_message(report=report, text="We are on it.", acting_user=caseworker)
+    day = timezone.localdate().isoformat()
+    # The reporter's status page and the staff's report page: the day, never a time of day.
+    status_page = Client().post("/report/status/", {"receipt": receipt, "lang": "en"}).content.decode()
+    staff_page = client_for(caseworker).get(f"/intake/{report.pk}/").content.decode()
+    for page in (status_page, staff_page):
+        assert page.count(f'<time datetime="{day}">{day}</time>') == 2
