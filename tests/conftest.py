@@ -71,6 +71,19 @@ from tools.smtp_sink import SmtpSink  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 
 
+# The shared secret of the platform simulator that tests start (tools/platform_sim.py).
+SIM_SECRET = "test-shared-secret"
+
+
+@pytest.fixture
+def simulator():
+    from tools.platform_sim import PlatformSimulator
+
+    sim = PlatformSimulator(secret=SIM_SECRET).start()
+    yield sim
+    sim.stop()
+
+
 @pytest.fixture(scope="session")
 def smtp_sink():
     sink = SmtpSink().start()

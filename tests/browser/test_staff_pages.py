@@ -11,7 +11,6 @@ from tests import factories
 from tests.browser.conftest import sign_in
 from tests.conftest import wait_until
 from tests.evidence.helpers import add_image
-from tests.takedowns.conftest import simulator  # noqa: F401 - the fixture
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
@@ -42,7 +41,7 @@ def test_caseworker_pages_in_korean(
     central,
     tmp_path,
     celery_worker_process,
-    simulator,  # noqa: F811 - the fixture
+    simulator,
 ) -> None:
     page = korean_page
     worker = factories.make_user("caseworker", central, username="seoyeon")

@@ -13,7 +13,7 @@ from takedowns import services
 from takedowns.models import Notice, TakedownRequest
 from tests import factories
 from tests.browser.conftest import sign_in
-from tests.takedowns.conftest import consenting_case, sim_platform, simulator  # noqa: F401 - fixtures
+from tests.takedowns.conftest import consenting_case, sim_platform  # noqa: F401 - a fixture
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 

@@ -9,7 +9,7 @@ import pytest
 from takedowns.models import Notice, RequestStatus, TakedownRequest
 from tests import factories, media
 from tests.browser.conftest import sign_in
-from tests.takedowns.conftest import consenting_case, sim_platform, simulator  # noqa: F401 - fixtures
+from tests.takedowns.conftest import consenting_case, sim_platform  # noqa: F401 - a fixture
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.worker]
 
@@ -21,7 +21,7 @@ ALL_SENT = """([count, label]) => {
 }"""
 
 
-def _host_posts(simulator) -> list[str]:  # noqa: F811 - the fixture
+def _host_posts(simulator) -> list[str]:
     urls = []
     for i in range(1, COUNT + 1):
         simulator.host_file(f"/b/{i}.jpg", media.image_bytes("JPEG", seed=1000 + i, size=(96, 64)), "image/jpeg")
@@ -34,7 +34,7 @@ def test_bulk_paste_approve_all_and_watch_them_sent(
     live_server,
     shoot,
     celery_worker_process,
-    simulator,  # noqa: F811 - the fixture
+    simulator,
     sim_platform,  # noqa: F811 - the fixture
     central,
 ) -> None:

@@ -14,13 +14,11 @@ from core.models import AuditEvent, SystemState, TaskFailure
 from takedowns import services
 from takedowns.models import Notice, TakedownRequest
 from tests import factories
-from tests.conftest import clear_queues, start_celery, stop_process, wait_until, worker_env
+from tests.conftest import SIM_SECRET, clear_queues, start_celery, stop_process, wait_until, worker_env
 from tests.takedowns.conftest import consenting_case
-from tools.platform_sim import PlatformSimulator
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 
-SECRET = "failed-work-secret"
 TOKEN = "metrics-token-for-failed-work-tests"
 
 
@@ -35,17 +33,10 @@ def one_try_worker(django_db_setup, django_db_blocker, smtp_sink):
 
 
 @pytest.fixture
-def simulator():
-    sim = PlatformSimulator(secret=SECRET).start()
-    yield sim
-    sim.stop()
-
-
-@pytest.fixture
 def api_platform(simulator):
     return services.platform_create(
         acting_user=None, name="Failing Video", domains=["127.0.0.1"], channel="api", endpoint=simulator.endpoint,
-        secret=SECRET, jurisdiction="KR", sla_hours=24,
+        secret=SIM_SECRET, jurisdiction="KR", sla_hours=24,
     )  # fmt: skip
 
 

@@ -3,16 +3,7 @@ from __future__ import annotations
 import pytest
 
 from tests import factories
-from tools.platform_sim import PlatformSimulator
-
-SECRET = "test-shared-secret"
-
-
-@pytest.fixture
-def simulator():
-    sim = PlatformSimulator(secret=SECRET).start()
-    yield sim
-    sim.stop()
+from tests.conftest import SIM_SECRET as SECRET
 
 
 @pytest.fixture
