@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from django.db.models import F, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.http import QueryDict
 from django.utils import timezone
 from django.utils.http import urlencode
@@ -64,23 +64,29 @@ class RequestFilters:
             status=status, platform=platform, deadline=deadline, case=get("case") if get("case").isdigit() else "", sort=sort
         )
 
-    def apply(self, qs: QuerySet[TakedownRequest], *, now: Any = None) -> QuerySet[TakedownRequest]:
+    def condition(self, *, now: Any = None) -> Q:
+        """The filters as one condition: for a list (apply) and for a count inside an aggregate
+        (the "My work" page counts several lists in one query, each by exactly its list's rule)."""
         now = now or timezone.now()
+        q = Q()
         if self.status:
-            qs = qs.filter(status=self.status)
+            q &= Q(status=self.status)
         if self.platform == "none":
-            qs = qs.filter(platform__isnull=True)
+            q &= Q(platform__isnull=True)
         elif self.platform:
-            qs = qs.filter(platform_id=int(self.platform))
+            q &= Q(platform_id=int(self.platform))
         if self.deadline == "overdue":
-            qs = qs.filter(status__in=OPEN_STATUSES, deadline__lt=now)
+            q &= Q(status__in=OPEN_STATUSES, deadline__lt=now)
         elif self.deadline == "soon":
-            qs = qs.filter(status__in=OPEN_STATUSES, deadline__gte=now, deadline__lt=now + DUE_SOON)
+            q &= Q(status__in=OPEN_STATUSES, deadline__gte=now, deadline__lt=now + DUE_SOON)
         elif self.deadline == "none":
-            qs = qs.filter(deadline__isnull=True)
+            q &= Q(deadline__isnull=True)
         if self.case:
-            qs = qs.filter(case_id=int(self.case))
-        return qs.order_by(*self.ordering())
+            q &= Q(case_id=int(self.case))
+        return q
+
+    def apply(self, qs: QuerySet[TakedownRequest], *, now: Any = None) -> QuerySet[TakedownRequest]:
+        return qs.filter(self.condition(now=now)).order_by(*self.ordering())
 
     def ordering(self) -> list[Any]:
         first, *rest = SORTS[self.sort.lstrip("-")]

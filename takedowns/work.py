@@ -5,45 +5,37 @@ through the cases the person may see."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 
 from core.panels import WorkItem
-from takedowns.models import OPEN_STATUSES, Notice, NoticeStatus, RequestStatus
-from takedowns.selectors import requests_visible_to
-
-# "Near" on the page: the same window as the list's "due within 24 hours" filter.
-SOON = timedelta(hours=24)
+from takedowns.models import Notice, NoticeStatus, RequestStatus
+from takedowns.selectors import RequestFilters, requests_visible_to
 
 
 def work_items(user: Any) -> list[WorkItem]:
     now = timezone.now()
     listing = reverse("takedowns:list")
+    # Each card is one of the request list's filters: the count uses the filter's own condition
+    # and the link its own query string, so a count and the list it opens always agree.
+    cards = [
+        ("overdue", _("Deadlines passed"), RequestFilters(deadline="overdue"), 1, True),
+        ("reappeared", _("Material back online"), RequestFilters(status=RequestStatus.REAPPEARED), 2, True),
+        ("failed", _("Notices that could not be delivered"), RequestFilters(status=RequestStatus.FAILED), 3, True),
+        ("deadline_soon", _("Deadlines within 24 hours"), RequestFilters(deadline="soon"), 30, False),
+        ("drafts", _("Takedown drafts waiting for approval"), RequestFilters(status=RequestStatus.DRAFT), 40, False),
+    ]
     counts = requests_visible_to(user).aggregate(
-        overdue=Count("pk", filter=Q(status__in=OPEN_STATUSES, deadline__lt=now)),
-        soon=Count("pk", filter=Q(status__in=OPEN_STATUSES, deadline__gte=now, deadline__lt=now + SOON)),
-        reappeared=Count("pk", filter=Q(status=RequestStatus.REAPPEARED)),
-        failed=Count("pk", filter=Q(status=RequestStatus.FAILED)),
-        drafts=Count("pk", filter=Q(status=RequestStatus.DRAFT)),
+        **{key: Count("pk", filter=filters.condition(now=now)) for key, _label, filters, _order, _urgent in cards}
     )
     manual = Notice.objects.filter(status=NoticeStatus.MANUAL, request__in=requests_visible_to(user).values("pk")).count()
-
-    def link(**query: str) -> str:
-        return f"{listing}?{urlencode(query)}"
-
-    return [
-        WorkItem("overdue", _("Deadlines passed"), counts["overdue"], link(deadline="overdue"), order=1, urgent=True),
-        WorkItem("reappeared", _("Material back online"), counts["reappeared"], link(status=RequestStatus.REAPPEARED), order=2,
-                 urgent=True),
-        WorkItem("deadline_soon", _("Deadlines within 24 hours"), counts["soon"], link(deadline="soon"), order=30),
-        WorkItem("failed", _("Notices that could not be delivered"), counts["failed"], link(status=RequestStatus.FAILED), order=3,
-                 urgent=True),
-        WorkItem("drafts", _("Takedown drafts waiting for approval"), counts["drafts"], link(status=RequestStatus.DRAFT), order=40),
-        WorkItem("manual", _("Web forms to submit by hand"), manual, reverse("takedowns:manual"), order=50),
-    ]  # fmt: skip
+    items = [
+        WorkItem(key, label, counts[key], f"{listing}?{filters.query()}", order=order, urgent=urgent)
+        for key, label, filters, order, urgent in cards
+    ]
+    items.append(WorkItem("manual", _("Web forms to submit by hand"), manual, reverse("takedowns:manual"), order=50))
+    return items
