@@ -238,19 +238,13 @@ def queues_without_consumer() -> list[UnconsumedQueue] | None:
 
 
 def stuck_notice_count() -> int | None:
-    """Notices due for longer than NOTICE_STUCK_ALERT_S, or claimed by a worker that died.
+    """Work due for longer than NOTICE_STUCK_ALERT_S, or claimed by a worker that died: the sum of
+    what each registered stuck source (core.ops; takedowns registers the notice outbox) says is
+    waiting. None when no source counts waiting work."""
+    from core.ops import stuck_sources
 
-    Health belongs to ops, which looks at every app (DESIGN.md); it lives in core until the layout
-    issue moves it, hence the import here rather than at the top. One indexed count.
-    """
-    from django.apps import apps
-
-    if not apps.is_installed("takedowns"):
-        return None
-    from takedowns.models import Notice
-    from takedowns.services import stuck_notices_filter
-
-    return int(Notice.objects.filter(stuck_notices_filter()).count())
+    counts = [source.waiting() for source in stuck_sources() if source.waiting is not None]
+    return sum(counts) if counts else None
 
 
 def check_beat() -> bool:

@@ -47,6 +47,9 @@ class StuckSource:
     items: Callable[[int], list[StuckItem]]  # at most n rows, longest stuck first
     count: Callable[[], int]
     retry: Callable[..., str]  # retry(pk=..., acting_user=...) -> a message for the person
+    # Of those, the ones waiting with nobody doing them (due too long, or claimed by a worker that
+    # died), as against failed ones: what /readyz?strict=1, /metrics and the page's top warn about.
+    waiting: Callable[[], int] | None = None
 
 
 _sources: dict[str, StuckSource] = {}
