@@ -32,6 +32,10 @@ class User(AbstractUser):
     is_service_account = models.BooleanField(
         default=False, help_text=_("Machine client: authenticates with an API token only, never a password.")
     )
+    # Separation of duties: an account with a case role stays inactive until a supervisor of its
+    # centre approves it; the admin who invited it cannot switch it on alone.
+    approved_at = models.DateTimeField(null=True, blank=True)
+    approved_by = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
 
     def __str__(self) -> str:
         return self.username
@@ -43,12 +47,36 @@ class ApiToken(models.Model):
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
     key_hash = models.CharField(max_length=64, unique=True)
     prefix = models.CharField(max_length=8, help_text=_("First characters of the key, to recognise it."))
+    name = models.CharField(max_length=100, blank=True, default="", help_text=_("What the token is for."))
+    scopes = models.JSONField(default=list, blank=True, help_text=_("What the token may do, within its account's role."))
     created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
 
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.user})"
+
+
+class Invitation(models.Model):
+    """A single-use, short-lived link by which a new person sets their own password and enrols
+    their own authenticator. Only a SHA-256 of the key is stored; the key travels only in the
+    e-mail, so the admin who invited never holds a usable credential for the account."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="invitations")
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"invitation for {self.user}"
 
 
 class LoginThrottle(models.Model):
