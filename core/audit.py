@@ -12,8 +12,11 @@ chain whose first link is vouched for that way, so a purged log still verifies e
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import hashlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -48,6 +51,29 @@ def _canonical(event: AuditEvent) -> bytes:
 
 def compute_hash(event: AuditEvent) -> str:
     return hashlib.sha256(_canonical(event)).hexdigest()
+
+
+# Set while the public side acts for an anonymous reporter (cases/intake.py): every event recorded
+# then, by the intake or by the hooks it fires, carries only the day (its start in the centre's
+# time zone), never the time of day (DESIGN.md). The chain still orders events by id.
+_day_only: contextvars.ContextVar[bool] = contextvars.ContextVar("audit_day_only", default=False)
+
+
+@contextlib.contextmanager
+def day_only() -> Iterator[None]:
+    token = _day_only.set(True)
+    try:
+        yield
+    finally:
+        _day_only.reset(token)
+
+
+def day_start() -> datetime:
+    """The start of today in the centre's time zone (settings.TIME_ZONE), as an aware datetime."""
+    from django.utils import timezone
+
+    now = timezone.localtime()
+    return now.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 def _lock_chain() -> None:
@@ -85,7 +111,7 @@ def record(
     # With every event purged, the chain goes on from the anchor (the last purged event's hash).
     last = AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first() or _anchor_hash
     event = AuditEvent(
-        created_at=datetime.now(UTC),
+        created_at=day_start().astimezone(UTC) if _day_only.get() else datetime.now(UTC),
         actor_id=actor.pk if actor_is_user else None,
         actor_username=actor.get_username() if actor_is_user else (str(actor) if actor else "system"),
         actor_role=getattr(actor, "role", "") if actor_is_user else "",
