@@ -9,6 +9,8 @@ the drill-down reads the requests themselves.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import math
 from collections import defaultdict
 from collections.abc import Sequence
@@ -22,6 +24,9 @@ from django.db.models import Aggregate, BinaryField, Exists, F, OuterRef, Q, Que
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
+from cases.selectors import cases_visible_to
+from core.crypto import derive_key, master_key
+from core.roles import Role
 from takedowns import rollup
 from takedowns.models import OPEN_STATUSES, ComplianceDay, Notice, NoticeKind, NoticeStatus, Platform, TakedownRequest
 
@@ -303,6 +308,9 @@ DRILLDOWN = {
     "reappeared": Q(reappeared_at__isnull=False),
     "renotices": Q(Exists(Notice.objects.filter(request=OuterRef("pk"), kind=NoticeKind.RESEND, status=NoticeStatus.DELIVERED))),
     "escalations": Q(escalation_level__gt=0),
+    # A page that answered one of our looks "gone" and showed the material to the second look
+    # (docs/takedowns.md, "Removal confirmation"): a platform that may be hiding material from the centre.
+    "cloaked": Q(cloak_suspected_at__isnull=False),
 }
 
 # The drill-down's heading for each figure.
@@ -315,20 +323,84 @@ DRILLDOWN_LABELS = {
     "reappeared": gettext_lazy("Reappeared"),
     "renotices": gettext_lazy("Sent repeat notices"),
     "escalations": gettext_lazy("Escalated to a regulator"),
+    "cloaked": gettext_lazy("Suspected cloaking: looked gone to one check, not to the second"),
 }
 
 
 def drilldown(filters: Filters, figure: str) -> QuerySet[TakedownRequest]:
-    """The requests behind a figure. Carries no case or victim fields."""
+    """The requests behind a figure, nationally. Carries no case or victim fields. Pages and
+    exports read it through drilldown_for(), which scopes it to the person."""
     qs = scoped(filters).filter(DRILLDOWN.get(figure, Q()))
     if figure == "overdue":
         qs = qs.filter(deadline__lt=timezone.now())
     if figure == "late":
         qs = qs.filter(Q(removed_at__isnull=False) | Q(deadline__lt=timezone.now()))
     return qs.select_related("platform").only(
-        "pk", "url", "status", "sent_at", "deadline", "acknowledged_at", "removed_at", "reappeared_at", "escalation_level",
-        "platform__name",
+        "pk", "url", "url_key", "case_id", "status", "sent_at", "deadline", "acknowledged_at", "removed_at", "reappeared_at",
+        "escalation_level", "platform__name",
     ).order_by("sent_at", "pk")  # fmt: skip
+
+
+# Who sees which rows and addresses (docs/compliance.md, "Who sees what") ------------------------
+#
+# The figures (counts, rates, hours per platform) are national for every compliance role: they
+# hold no address and no case. A row naming one request is case data: a supervisor sees the rows
+# of their own centre's cases, with the address; analysts and administrators see every row, but
+# only the address's host and a keyed hash of it (url_pseudonym), never the address itself, since
+# they may not open any case (cases.selectors.cases_visible_to gives them none).
+
+
+def _pseudonym_key() -> bytes:
+    # Its own HKDF purpose, as core.crypto does for field encryption: the hash key is never the
+    # encryption key, and without the master key nobody can test a guessed address against it.
+    return derive_key(master_key(), b"victimsupport compliance url pseudonym v1")
+
+
+def url_pseudonym(url_key: str) -> str:
+    """A keyed hash (HMAC-SHA256, first 16 hex digits) of an address's duplicate key
+    (takedowns.urlnorm.url_key), so the same page pasted two ways gets the same value: an analyst
+    can tell that two rows are one page, and that is all."""
+    return hmac.new(_pseudonym_key(), url_key.encode("utf-8"), hashlib.sha256).hexdigest()[:16]
+
+
+def sees_addresses_of_own_centre(user: Any) -> bool:
+    """Supervisors: the only compliance role that may open cases (those of their centre)."""
+    return bool(getattr(user, "is_authenticated", False)) and getattr(user, "role", None) == Role.SUPERVISOR
+
+
+def drilldown_for(user: Any, filters: Filters, figure: str) -> QuerySet[TakedownRequest]:
+    """The drill-down as this person may see it: a supervisor, the requests of the cases they may
+    see (their centre's); analysts and administrators, every request (shown without its address)."""
+    qs = drilldown(filters, figure)
+    if sees_addresses_of_own_centre(user):
+        return qs.filter(case__in=cases_visible_to(user).values("pk"))
+    return qs
+
+
+@dataclass(frozen=True)
+class Address:
+    """A request's address as one person sees it: `url` is "" unless they may open its case."""
+
+    url: str
+    host: str
+    pseudonym: str
+
+
+def address_for(request: TakedownRequest, *, visible: bool) -> Address:
+    from takedowns.selectors import host_of
+
+    return Address(
+        url=request.url if visible else "",
+        host=host_of(request.url),
+        pseudonym=url_pseudonym(request.url_key or request.url),
+    )
+
+
+def visible_case_ids(user: Any, case_ids: set[int]) -> set[int]:
+    """Of these cases, the ones this person may open (one query)."""
+    if not case_ids or not sees_addresses_of_own_centre(user):
+        return set()
+    return set(cases_visible_to(user).filter(pk__in=case_ids).values_list("pk", flat=True))
 
 
 SUPPRESS_BELOW = 10

@@ -111,6 +111,9 @@ def chart_download(request: HttpRequest, name: str, ext: str) -> HttpResponse:
 
 
 def requests_behind(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
+    """The requests behind a figure. A supervisor gets their own centre's rows with addresses;
+    analysts and administrators every row with the host and a keyed hash instead of the address
+    (takedowns.compliance, "Who sees which rows")."""
     _form, filters = _filters(request)
     figure = request.GET.get("figure", "requests")
     if figure not in compliance.DRILLDOWN:
@@ -118,22 +121,30 @@ def requests_behind(request: HttpRequest) -> HttpResponse | StreamingHttpRespons
     platform = request.GET.get("platform", "")
     if platform.isdigit():
         filters = compliance.Filters(**{**filters.__dict__, "platform_id": int(platform)})
-    behind = compliance.drilldown(filters, figure)
+    behind = compliance.drilldown_for(request.user, filters, figure)
+    # drilldown_for keeps only the rows a supervisor may open; nobody else sees an address.
+    with_urls = compliance.sees_addresses_of_own_centre(request.user)
     if request.GET.get("format") == "csv":
         # Every request, not just the first page: streamed, so a year's worth never sits in memory.
-        header = ["id", "platform", "url", "status", "sent_at", "deadline", "acknowledged_at", "removed_at", "reappeared_at",
-                  "escalation_level"]  # fmt: skip
-        lines = (
-            [r.pk, r.platform.name if r.platform else "", r.url, r.status, r.sent_at, r.deadline, r.acknowledged_at,
-             r.removed_at, r.reappeared_at, r.escalation_level]
-            for r in behind.iterator(chunk_size=2000)
-        )  # fmt: skip
-        return _streamed_csv(f"requests-{figure}", header, lines)
+        # The same columns for everyone; "url" is empty for those who may not see addresses.
+        header = ["id", "platform", "host", "url_hash", "url", "status", "sent_at", "deadline", "acknowledged_at",
+                  "removed_at", "reappeared_at", "escalation_level"]  # fmt: skip
+
+        def line(r: Any) -> list[Any]:
+            address = compliance.address_for(r, visible=with_urls)
+            # A cell starting with =, +, - or @ is a formula to a spreadsheet: quote it as text.
+            url = f"'{address.url}" if address.url[:1] in "=+-@" and address.url else address.url
+            return [r.pk, r.platform.name if r.platform else "", address.host, address.pseudonym, url, r.status, r.sent_at,
+                    r.deadline, r.acknowledged_at, r.removed_at, r.reappeared_at, r.escalation_level]  # fmt: skip
+
+        return _streamed_csv(f"requests-{figure}", header, (line(r) for r in behind.iterator(chunk_size=2000)))
     rows = list(behind[:PAGE_ROWS])
+    for row in rows:
+        row.address = compliance.address_for(row, visible=with_urls)  # type: ignore[attr-defined]
     total = len(rows) if len(rows) < PAGE_ROWS else behind.count()
     return render(request, "takedowns/compliance_requests.html", {
         "rows": rows, "figure": figure, "label": compliance.DRILLDOWN_LABELS[figure], "total": total,
-        "shown": len(rows), "query": request.GET.urlencode(),
+        "shown": len(rows), "query": request.GET.urlencode(), "with_urls": with_urls,
     })  # fmt: skip
 
 

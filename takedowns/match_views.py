@@ -8,6 +8,7 @@ from typing import Any, cast
 
 from django import forms
 from django.contrib import messages
+from django.db.models import Count, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -124,8 +125,11 @@ def watchlist_page(request: HttpRequest) -> HttpResponse:
     watchlists = Watchlist.objects.filter(case__in=visible_cases) | Watchlist.objects.filter(
         case__isnull=True, created_by__centre=user.centre
     )
+    # Found: only hits on evidence this person may see. A hit on another centre's evidence is that
+    # centre's (takedowns.watchlists): not even its count shows here.
+    found = Count("hits", filter=Q(hits__evidence__case__in=visible_cases.values("pk")), distinct=True)
     return render(
         request,
         "takedowns/watchlists.html",
-        {"form": form, "watchlists": watchlists.select_related("case").prefetch_related("hits")[:200]},
+        {"form": form, "watchlists": watchlists.select_related("case").annotate(found=found)[:200]},
     )

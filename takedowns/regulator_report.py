@@ -6,6 +6,11 @@ requests carry their history: notices (kind, channel, status, delivered time, de
 and the re-checks' outcomes with their times. Of the case only its reference is read: no victim,
 no media, no case summary, and no notice text (a notice body quotes the case).
 
+Who sees what (docs/compliance.md): the figures and the lists cover every centre, but a request's
+address and case reference are shown only to a supervisor of the case's centre; everyone else
+(analysts, administrators, supervisors of other centres) sees the host and a keyed hash of the
+address (takedowns.compliance.url_pseudonym) and no case reference.
+
 Access: analysts, supervisors and admins (core.roles.COMPLIANCE_ROLES); anyone else gets 404.
 Every report drawn is written to the audit log, since it leaves the centre.
 """
@@ -70,8 +75,10 @@ class CheckRun:
 @dataclass(frozen=True)
 class RequestEntry:
     id: int
-    url: str
-    case_reference: str
+    url: str  # "" unless the viewer may open the case
+    host: str
+    url_pseudonym: str  # a keyed hash of the address: the same page, the same value
+    case_reference: str  # "" unless the viewer may open the case
     status: str
     sent_at: datetime | None
     deadline: datetime | None
@@ -207,7 +214,9 @@ def _check_runs(checks: Iterable[Check], zone: ZoneInfo) -> tuple[CheckRun, ...]
     return tuple(runs)
 
 
-def _entries(qs: QuerySet[TakedownRequest], *, now: datetime, zone: ZoneInfo) -> tuple[tuple[RequestEntry, ...], int]:
+def _entries(
+    qs: QuerySet[TakedownRequest], *, now: datetime, zone: ZoneInfo, viewer: Any
+) -> tuple[tuple[RequestEntry, ...], int]:
     total = qs.count()
     notice_rows = (
         Notice.objects.only("id", "request_id", "kind", "channel", "status", "created_at", "delivered_at")
@@ -215,13 +224,15 @@ def _entries(qs: QuerySet[TakedownRequest], *, now: datetime, zone: ZoneInfo) ->
         .order_by("created_at", "id")
     )
     check_rows = Check.objects.only("id", "request_id", "at", "outcome").order_by("at", "id")
-    rows = (
+    rows = list(
         qs.select_related("case")
-        .only("id", "url", "status", "sent_at", "deadline", "removed_at", "reappeared_at", "case__reference")
+        .only("id", "url", "url_key", "status", "sent_at", "deadline", "removed_at", "reappeared_at", "case__reference")
         .prefetch_related(Prefetch("notices", queryset=notice_rows), Prefetch("checks", queryset=check_rows))[:LIST_LIMIT]
     )
+    mine = compliance.visible_case_ids(viewer, {row.case_id for row in rows})
     entries = []
     for row in rows:
+        address = compliance.address_for(row, visible=row.case_id in mine)
         hours = (now - row.deadline).total_seconds() / 3600 if row.deadline is not None else 0.0
         overdue = row.status in OPEN_STATUSES and row.deadline is not None and hours > 0
         notices = tuple(
@@ -240,8 +251,10 @@ def _entries(qs: QuerySet[TakedownRequest], *, now: datetime, zone: ZoneInfo) ->
         entries.append(
             RequestEntry(
                 id=row.pk,
-                url=row.url,
-                case_reference=row.case.reference,
+                url=address.url,
+                host=address.host,
+                url_pseudonym=address.pseudonym,
+                case_reference=row.case.reference if row.case_id in mine else "",
                 status=row.get_status_display(),
                 sent_at=_local(row.sent_at, zone),
                 deadline=_local(row.deadline, zone),
@@ -261,8 +274,11 @@ def _entries(qs: QuerySet[TakedownRequest], *, now: datetime, zone: ZoneInfo) ->
     return tuple(entries), total
 
 
-def build_report(platform: Platform, *, since: date, until: date, now: datetime | None = None) -> RegulatorReport:
-    """The report's data for `platform`, requests sent in [since, until), in the active language."""
+def build_report(
+    platform: Platform, *, since: date, until: date, now: datetime | None = None, viewer: Any = None
+) -> RegulatorReport:
+    """The report's data for `platform`, requests sent in [since, until), in the active language.
+    Addresses and case references only of the cases `viewer` may open (none when no viewer)."""
     now = now or timezone.now()
     zone = centre_zone()
     filters = compliance.Filters(since=since, until=until, platform_id=platform.pk)
@@ -270,10 +286,10 @@ def build_report(platform: Platform, *, since: date, until: date, now: datetime 
     scope = compliance.scoped(filters)
     figures = compliance.figures_for_platform(filters, platform)
     overdue, overdue_total = _entries(
-        scope.filter(status__in=OPEN_STATUSES, deadline__lt=now).order_by("deadline", "pk"), now=now, zone=zone
+        scope.filter(status__in=OPEN_STATUSES, deadline__lt=now).order_by("deadline", "pk"), now=now, zone=zone, viewer=viewer
     )
     reappeared, reappeared_total = _entries(
-        scope.filter(reappeared_at__isnull=False).order_by("reappeared_at", "pk"), now=now, zone=zone
+        scope.filter(reappeared_at__isnull=False).order_by("reappeared_at", "pk"), now=now, zone=zone, viewer=viewer
     )
     entry = resolve(platform.jurisdiction)
     return RegulatorReport(
@@ -329,7 +345,7 @@ def _report(request: HttpRequest, platform_pk: int) -> RegulatorReport:
         raise Http404
     platform = get_object_or_404(Platform, pk=platform_pk)
     since, until = _period(request)
-    return build_report(platform, since=since, until=until)
+    return build_report(platform, since=since, until=until, viewer=request.user)
 
 
 def _record(request: HttpRequest, report: RegulatorReport, fmt: str) -> None:
@@ -415,8 +431,8 @@ def render_pdf(report: RegulatorReport) -> bytes:
     def entry_flowables(entry: RequestEntry) -> list[Any]:
         deadline = _when(entry.deadline) + (f" · {entry.overdue_text}" if entry.overdue_text else "")
         facts = [
-            [_("Address"), entry.url],
-            [_("Case reference"), entry.case_reference],
+            [_("Address"), entry.url or f"{entry.host} · {entry.url_pseudonym}"],
+            [_("Case reference"), entry.case_reference or _("(another centre's case, or not yours to open)")],
             [_("Status"), entry.status],
             [_("Sent"), _when(entry.sent_at)],
             [_("Deadline"), deadline],

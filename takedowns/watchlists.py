@@ -5,6 +5,16 @@ and looks each up: by SHA-256 first (an exact copy), else by fingerprints comput
 sandboxed probe and searched in the process index. A match becomes a takedown draft on the
 matching case, a timeline entry ("found again") and a message to its caseworker. Nothing is
 sent without a person's approval unless WATCHLIST_AUTO_SEND_MAX_DISTANCE is set.
+
+Whose evidence (docs/matching.md, "Watchlists across centres"): a scan looks up every evidence
+fingerprint, because a repost of another centre's victim matters, but acts in the name of the
+watchlist's creator only on evidence that person may see (cases.selectors.cases_visible_to). A hit
+on any other evidence makes no draft, nothing the creator can see (no count on the watchlist page,
+no e-mail, no detail in the scan's audit event), and instead:
+1. the hit row, a "found again" timeline entry on that case and an audit event for that case's
+   centre are written in one transaction;
+2. after the commit the active supervisors of that centre get one e-mail naming the case and
+   linking to it, with no address and nothing about the victim. They decide what to do.
 """
 
 from __future__ import annotations
@@ -19,15 +29,17 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
-from django.utils import timezone
+from django.urls import reverse
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from cases.models import EventKind
+from cases.selectors import cases_visible_to
 from cases.services import case_record_event
 from core import audit, http
 from core.errors import ServiceError
 from core.models import User
-from core.roles import CASE_ROLES
+from core.roles import CASE_ROLES, Role
 from evidence.capture import extract_media_urls
 from evidence.models import Evidence
 from takedowns.matching import Match, fingerprints_of_file, match_fingerprints
@@ -102,12 +114,21 @@ def scan(watchlist_id: int) -> int:
         media, result = [], f"{type(exc).__name__}: {exc}"[:500]
     drafts = 0
     for media_url, body in media:
-        for match in _lookup(body):
-            drafts += _record_hit(watchlist, media_url, match)
+        matches = _lookup(body)
+        if not matches:
+            continue
+        # What the creator may see, read now: a person who left or changed centre sees no more.
+        mine = set(cases_visible_to(watchlist.created_by).filter(pk__in={m.case for m in matches}).values_list("pk", flat=True))
+        for match in matches:
+            if match.case in mine:
+                drafts += _record_hit(watchlist, media_url, match)
+            else:
+                _record_hit_elsewhere(watchlist, media_url, match)
     with transaction.atomic():
         Watchlist.objects.filter(pk=watchlist.pk).update(
             last_scanned_at=now, next_scan_at=now + timedelta(minutes=watchlist.interval_minutes), last_result=result
         )
+        # Counts of the creator's own drafts only: hits elsewhere are their case's centre's business.
         audit.record("watchlist.scanned", actor=None, obj=watchlist, details={"media": len(media), "drafts": drafts})
     return drafts
 
@@ -150,6 +171,57 @@ def _record_hit(watchlist: Watchlist, media_url: str, match: Match) -> int:
             except ServiceError as exc:
                 logger.info("automatic sending skipped for request %s: %s", request.pk, exc.message)
     return made
+
+
+def _record_hit_elsewhere(watchlist: Watchlist, media_url: str, match: Match) -> None:
+    """A hit on evidence the watchlist's creator may not see: recorded for the case's centre, and
+    its supervisors told; nothing in the creator's name and nothing they can see."""
+    evidence = Evidence.objects.select_related("case").get(pk=match.evidence)
+    case = evidence.case
+    if WatchlistHit.objects.filter(watchlist=watchlist, media_url=media_url, evidence=evidence).exists():
+        return
+    with transaction.atomic():
+        WatchlistHit.objects.create(
+            watchlist=watchlist, media_url=media_url, evidence=evidence, algorithm=match.algorithm, distance=match.distance,
+        )  # fmt: skip
+        case_record_event(
+            case=case, kind=EventKind.TAKEDOWN, data={"request": "", "status": "found_again", "distance": match.distance}
+        )
+        # For the case's centre (obj=case sets it); neither the watchlist's creator nor its centre.
+        audit.record(
+            "watchlist.match", actor=None, obj=case,
+            details={"evidence": evidence.pk, "algorithm": match.algorithm, "distance": match.distance,
+                     "creator_may_see": False},
+        )  # fmt: skip
+    _notify_case_supervisors(case)
+
+
+def _notify_case_supervisors(case: Any) -> None:
+    """One e-mail to the active supervisors of the case's centre: the case and a link, no address,
+    nothing about the victim, and nothing about whose watchlist found it."""
+    from cases.notifications import _site_url
+
+    recipients = sorted(
+        User.objects.filter(centre_id=case.centre_id, role=Role.SUPERVISOR, is_active=True, is_service_account=False)
+        .exclude(email="")
+        .values_list("email", flat=True)
+    )
+    if not recipients:
+        return
+    link = f"{_site_url()}{reverse('cases:detail', args=[case.pk])}"
+    with translation.override(settings.LANGUAGE_CODE):
+        subject = _("[%(centre)s] %(ref)s: a watched page matched evidence of one of your cases") % {
+            "centre": settings.CENTRE_NAME, "ref": case.reference,
+        }  # fmt: skip
+        body = _(
+            "A watched page matched evidence of one of your cases; see case %(ref)s: %(link)s\n\n"
+            "No takedown request was made. Decide on the case page what to do.\n\n"
+            "(For the victim's safety this e-mail never contains the address or anything about the victim.)"
+        ) % {"ref": case.reference, "link": link}
+    try:
+        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients)
+    except Exception:  # noqa: BLE001 - the hit is on the case's timeline whatever happens to the e-mail
+        logger.warning("could not e-mail the supervisors of case %s", case.pk)
 
 
 def _notify_caseworker(case: Any, request: TakedownRequest) -> None:

@@ -84,6 +84,13 @@ def analyst(central):
     return factories.make_user("analyst", central)
 
 
+@pytest.fixture
+def reader(central):
+    """A supervisor of the case's centre: the one who sees addresses and case references in the
+    report (analysts see hosts and keyed hashes: tests/security/test_compliance_scope.py)."""
+    return factories.make_user("supervisor", central)
+
+
 def _url(platform, suffix: str = "report/") -> str:
     return f"/compliance/platform/{platform.pk}/{suffix}"
 
@@ -108,9 +115,9 @@ def _pdf_text(content: bytes) -> str:
     return "\n".join(page.extract_text() for page in reader.pages) + "\n" + str(reader.metadata.title)
 
 
-def test_report_data_matches_the_dashboard_figures(data) -> None:
+def test_report_data_matches_the_dashboard_figures(data, reader) -> None:
     platform, _other, case, overdue, back = data
-    report = build_report(platform, since=date(2026, 3, 1), until=date(2026, 4, 1))
+    report = build_report(platform, since=date(2026, 3, 1), until=date(2026, 4, 1), viewer=reader)
     dashboard_row = next(
         r for r in platform_figures(Filters(since=date(2026, 3, 1), until=date(2026, 4, 1))) if r.platform_id == platform.pk
     )
@@ -137,13 +144,13 @@ def test_report_data_matches_the_dashboard_figures(data) -> None:
     assert str(report.generated_at.tzinfo) == "Asia/Seoul"
 
 
-def test_report_reads_no_victim_or_case_content(data, django_assert_max_num_queries) -> None:
+def test_report_reads_no_victim_or_case_content(data, reader, django_assert_max_num_queries) -> None:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
     platform = data[0]
     with CaptureQueriesContext(connection) as queries, django_assert_max_num_queries(20):
-        build_report(platform, since=date(2026, 3, 1), until=date(2026, 4, 1))
+        build_report(platform, since=date(2026, 3, 1), until=date(2026, 4, 1), viewer=reader)
     sql = " ".join(q["sql"] for q in queries.captured_queries)
     assert '"cases_case"."reference"' in sql
     assert "cases_victim" not in sql
@@ -152,9 +159,9 @@ def test_report_reads_no_victim_or_case_content(data, django_assert_max_num_quer
     assert '"takedowns_notice"."recipient"' not in sql
 
 
-def test_html_lists_overdue_and_reappeared_with_history_and_no_victim_data(data, analyst, client_for) -> None:
+def test_html_lists_overdue_and_reappeared_with_history_and_no_victim_data(data, reader, client_for) -> None:
     platform, _other, case, overdue, _back = data
-    response = client_for(analyst).get(_url(platform), PERIOD)
+    response = client_for(reader).get(_url(platform), PERIOD)
     assert response.status_code == 200
     html = response.content.decode()
     assert "Alpha Video" in html
@@ -196,9 +203,9 @@ def test_html_lists_overdue_and_reappeared_with_history_and_no_victim_data(data,
     assert AuditEvent.objects.filter(action="compliance.regulator_report", object_id=str(platform.pk)).exists()
 
 
-def test_pdf_is_an_attachment_with_the_platform_and_the_requests(data, analyst, client_for) -> None:
+def test_pdf_is_an_attachment_with_the_platform_and_the_requests(data, reader, client_for) -> None:
     platform, _other, case, _overdue, _back = data
-    response = client_for(analyst).get(_url(platform, "report.pdf"), PERIOD)
+    response = client_for(reader).get(_url(platform, "report.pdf"), PERIOD)
     assert response.status_code == 200
     assert response["Content-Type"] == "application/pdf"
     assert response["Content-Disposition"] == 'attachment; filename="regulator-report-alpha-video-2026-03-01-2026-03-31.pdf"'
@@ -243,10 +250,10 @@ def test_only_compliance_roles_see_it(data, central, analyst, caseworker, client
     assert analyst_client.get(f"/compliance/platform/{platform.pk + 1000}/report/").status_code == 404
 
 
-def test_period_defaults_to_the_last_365_days_and_bad_dates_are_refused(data, analyst, client_for, caseworker) -> None:
+def test_period_defaults_to_the_last_365_days_and_bad_dates_are_refused(data, reader, client_for, caseworker) -> None:
     platform, _other, case, _overdue, _back = data
     recent = _request(case, caseworker, "https://alpha.example/recent", sent=timezone.now() - timedelta(days=2), status="sent")
-    client = client_for(analyst)
+    client = client_for(reader)
     html = client.get(_url(platform)).content.decode()
     assert recent.url in html
     today = timezone.localdate()
