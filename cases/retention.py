@@ -7,8 +7,9 @@ Policies (settings, days; 0 keeps for ever):
   and checks, watchlists, hash-list entries, consents, timeline, referrals, its public reports and
   the victim record (when no other case names it). Cases under legal hold are skipped and counted.
 - intake_reports (INTAKE_RETENTION_DAYS): public reports never turned into a case.
-- audit_log (RETENTION_AUDIT_DAYS): the oldest audit events, by anchor (core.audit.purge_events),
-  never past the first event about a case under legal hold.
+- audit_log (RETENTION_AUDIT_DAYS): the oldest audit events, up to the newest signed checkpoint
+  old enough (core.audit.purge_events, through the database's purge function), never past the
+  first event about a case under legal hold.
 - tombstones (RETENTION_TOMBSTONE_DAYS): what is left of deleted reports and finished deletion
   requests.
 - sessions: expired sign-in sessions. Other apps add their own chores through the
@@ -336,6 +337,11 @@ def _audit_log(apply: bool, now: datetime) -> Outcome:
         with transaction.atomic():
             dbguard.allow_purge()
             outcome.purged = audit.purge_events(before=before, policy_days=days, stop_before_id=stop)
+            if outcome.purged:
+                # A checkpoint of the new head soon after (the purge event itself), by a worker.
+                from core.tasks import audit_checkpoint_task
+
+                transaction.on_commit(audit_checkpoint_task.delay)
     return outcome
 
 

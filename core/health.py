@@ -5,6 +5,7 @@
   evidence storage fails; the worker and beat are reported under "background" but only count
   with ?strict=1, because taking every web process out of the load balancer when beat is late
   would turn a delay of background work into an outage for everyone (docs/operations.md, "Health").
+  The audit signer, when AUDIT_SIGNER_URL is set, is reported the same way ("signer").
 
 The worker ping and the storage probe cost a round trip each (a message through the broker, a
 write to object storage), so their answers are kept READY_CACHE_S seconds per process: a load
@@ -247,6 +248,13 @@ def stuck_notice_count() -> int | None:
     return sum(counts) if counts else None
 
 
+def check_signer() -> bool:
+    """True when the audit signer answers its health check (within AUDIT_SIGNER_TIMEOUT_S)."""
+    from core.audit_signing import signer_reachable
+
+    return signer_reachable()
+
+
 def check_beat() -> bool:
     """True when the beat heartbeat (written every minute by a worker running beat's task) is recent."""
     from core.models import SystemState
@@ -270,6 +278,10 @@ def readiness(*, strict: bool = False) -> tuple[bool, dict[str, Any]]:
     if redis_ok is not None:
         worker = _cached("worker", check_worker) if redis_ok else False
     background: dict[str, bool | None] = {"worker": worker, "beat": checks["database"] and check_beat()}
+    if settings.AUDIT_SIGNER_URL:
+        # The audit signer (core/signer.py): events are recorded without it, but no checkpoint is
+        # signed until it is back; reported like the worker, deciding only with ?strict=1.
+        background["signer"] = _cached("signer", check_signer)
     extra: dict[str, Any] = {}
     if strict:
         # Only for the strict answer (monitoring, not the load balancer): a queue with a message

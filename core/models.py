@@ -120,6 +120,26 @@ class AuditEvent(models.Model):
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_username} {self.action}"
 
 
+class AuditCheckpoint(models.Model):
+    """A signed checkpoint of the audit chain's head, as the audit signer returned it (core.signer).
+
+    A convenience copy: the retention purge picks its anchor here and the audit page shows the last
+    one. Verification never trusts these rows; it reads the signer's own sink and checks each
+    signature with the signer's public key (core.audit_signing). Append-only like the audit log.
+    """
+
+    seq = models.PositiveBigIntegerField(unique=True)
+    head_id = models.BigIntegerField(db_index=True)
+    head_hash = models.CharField(max_length=64)
+    count = models.PositiveBigIntegerField()
+    head_at = models.DateTimeField()
+    signed_at = models.DateTimeField()
+    line = models.JSONField()  # the signed record and its signature, exactly as the signer wrote them
+
+    class Meta:
+        ordering = ["-seq"]
+
+
 class SystemState(models.Model):
     """Small key/value facts the system records about itself (last beat, last chain check)."""
 

@@ -294,3 +294,57 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         if reporter is not None:
             reporter.write_line(f"LOG PRIVACY: the run's log ({log_file}) holds: {message}.", red=True, bold=True)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+# The audit signer (core/signer.py) -----------------------------------------------------------
+
+
+class AuditSigner:
+    """A real `python -m core.signer` process with its own key and sink under a temporary folder.
+    The application gets only its address and PUBLIC key (settings), never the key file."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.key_file = folder / "signer" / "signing.key"
+        self.sink = folder / "signer" / "checkpoints.jsonl"
+        self.port = 0
+        self.public_key = ""
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> AuditSigner:
+        # The key file's path goes to the signer's command line only, never into this process's
+        # environment or settings. The same port again after a restart, so settings stay right.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AUDIT_SIGNER")}
+        args = ["--listen", f"127.0.0.1:{self.port}", "--key-file", str(self.key_file), "--sink", str(self.sink)]
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "core.signer", *args], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True
+        )
+        line = self.proc.stdout.readline() if self.proc.stdout else ""
+        if "listening on" not in line:
+            self.proc.kill()
+            raise RuntimeError(f"the audit signer did not start: {line!r}")
+        self.port = int(line.split("listening on ", 1)[1].split(";")[0].rsplit(":", 1)[1])
+        self.public_key = line.rsplit("public key ", 1)[1].strip()
+        return self
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            stop_process(self.proc)
+            if self.proc.stdout:
+                self.proc.stdout.close()
+
+
+@pytest.fixture
+def audit_signer(tmp_path, settings):
+    """A fresh signer per test: its sink must match this test's database (rolled back or flushed
+    after each test), so one signer per session would vouch for events that no longer exist."""
+    signer = AuditSigner(tmp_path).start()
+    settings.AUDIT_SIGNER_URL = signer.url
+    settings.AUDIT_SIGNER_PUBLIC_KEY = signer.public_key
+    settings.AUDIT_CHECKPOINT_FILE = ""
+    yield signer
+    signer.stop()

@@ -271,6 +271,11 @@ RECHECK_MAX_MEDIA = env_int("RECHECK_MAX_MEDIA", 20)
 # Matching: how stale a process's index may be before a query refreshes it (the 60 s promise).
 MATCH_INDEX_MAX_AGE_S = env_int("MATCH_INDEX_MAX_AGE_S", 30)
 MATCH_MAX_CANDIDATES = env_int("MATCH_MAX_CANDIDATES", 200)
+    # Signed checkpoints of the audit chain's head (core/audit_signing.py); retried on the next run.
+    "audit-checkpoint": {
+        "task": "core.tasks.audit_checkpoint_task",
+        "schedule": float(env_int("AUDIT_CHECKPOINT_INTERVAL_S", 300)),
+    },
 VIDEO_MIN_MATCHED_FRAMES = env_int("VIDEO_MIN_MATCHED_FRAMES", 3)
 VIDEO_MIN_MATCHED_SHARE = float(env_str("VIDEO_MIN_MATCHED_SHARE", "0.3"))
 # Watchlists: matches at or under this PDQ distance are sent without waiting for a person
@@ -335,3 +340,14 @@ OUTBOX_STUCK_AFTER_S = NOTICE_STUCK_ALERT_S
 LOG_FORMAT = env_str("LOG_FORMAT", "plain")
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
 LOGGING = logging_config(fmt=LOG_FORMAT, level=LOG_LEVEL)
+# The audit signer (core/signer.py, docs/operations.md "Audit signer"): a separate process that signs
+# checkpoints of the audit chain's head with a key this application never holds. Its address, and
+# its PUBLIC key (base64, as `python -m core.signer` prints it) that verification trusts. Empty URL:
+# no checkpoints (and no audit purge); empty key: verification checks the hashes only.
+AUDIT_SIGNER_URL = env_str("AUDIT_SIGNER_URL", "")
+AUDIT_SIGNER_PUBLIC_KEY = env_str("AUDIT_SIGNER_PUBLIC_KEY", "")
+# A read-only copy of the signer's sink to verify from instead of asking the signer (optional).
+AUDIT_CHECKPOINT_FILE = env_str("AUDIT_CHECKPOINT_FILE", "")
+AUDIT_CHECKPOINT_INTERVAL_S = env_int("AUDIT_CHECKPOINT_INTERVAL_S", 300)
+AUDIT_SIGNER_TIMEOUT_S = env_int("AUDIT_SIGNER_TIMEOUT_S", 5)
+

@@ -19,7 +19,7 @@ from cases import deletion, intake
 from cases import services as case_services
 from cases.models import Case, CaseEvent, ConsentRecord, DeletionTombstone, IntakeReport, LegalHold, Victim
 from cases.retention import case_purge, policy_errors, retention_run
-from core import audit, dbguard
+from core import audit, audit_signing, dbguard
 from core import services as core_services
 from core.errors import PermissionDenied
 from core.models import AuditEvent
@@ -234,35 +234,55 @@ def test_public_reports_of_a_purged_case_leave_a_tombstone_the_reporter_can_read
     assert api == {"status": "deleted", "deleted_on": timezone.localdate().isoformat(), "reason": "retention"}
 
 
-def test_audit_log_retention_purges_by_anchor_and_the_chain_still_verifies(caseworker, supervisor, capsys) -> None:
+def test_audit_log_retention_purges_by_anchor_and_the_chain_still_verifies(audit_signer, central, capsys, monkeypatch) -> None:
+    # Audit events are deleted by the database's own purge function, which judges their age by the
+    # database's clock: the events are written with the audit clock set back, past the policy.
+    real = audit.datetime
+
+    class LongAgo(real):  # type: ignore[misc, valid-type]
+        @classmethod
+        def now(cls, tz=None):  # type: ignore[no-untyped-def, override]
+            return real.now(tz) - timedelta(days=settings.RETENTION_AUDIT_DAYS + 30)
+
+    monkeypatch.setattr(audit, "datetime", LongAgo)
+    caseworker = factories.make_user("caseworker", central, username="cw_a")
+    supervisor = factories.make_user("supervisor", central, username="sup_central")
+    factories.make_case(caseworker)
+    # The purge goes only up to a signed checkpoint of the chain (core/audit_signing.py).
+    early = audit_signing.checkpoint()
     kept = factories.make_case(caseworker)
     deletion.legal_hold_set(case=kept, reason="Court order to keep the file.", acting_user=supervisor)
+    late = audit_signing.checkpoint()
+    monkeypatch.setattr(audit, "datetime", real)
+    assert early is not None and late is not None
     first_about_kept = AuditEvent.objects.filter(object_type="cases.case", object_id=str(kept.pk)).order_by("id").first()
+    assert early.head_id < first_about_kept.id < late.head_id
     before = AuditEvent.objects.count()
-    expected = AuditEvent.objects.filter(id__lt=first_about_kept.id).count()
+    expected = AuditEvent.objects.filter(id__lte=early.head_id).count()
     assert expected
 
-    # Ten years and a day later, every event is past the policy, but the held case's stay.
-    later = timezone.now() + timedelta(days=settings.RETENTION_AUDIT_DAYS + 1)
-    outcome = next(o for o in retention_run(apply=True, now=later) if o.policy == "audit_log")
+    # Every event is past the policy, but the held case's stay.
+    outcome = next(o for o in retention_run(apply=True) if o.policy == "audit_log")
     assert outcome.purged == expected
-    assert not AuditEvent.objects.filter(id__lt=first_about_kept.id).exists()
+    assert not AuditEvent.objects.filter(id__lte=early.head_id).exists()
     assert AuditEvent.objects.filter(pk=first_about_kept.pk).exists()
     purge = AuditEvent.objects.get(action="retention.purged", details__kind="audit_event")
     assert purge.details["held_back"] is True and purge.details["count"] == outcome.purged < before
+    assert purge.details["anchor_id"] == early.head_id
     report = audit.verify_chain()
     assert report.ok and report.starts_after == purge.details["anchor_id"]
     call_command("verify_audit_chain")
     assert f"starts after event {purge.details['anchor_id']}" in capsys.readouterr().out
 
-    # The hold lifted, the next purge takes the rest; the chain verifies again from the new anchor.
+    # The hold lifted, the next purge takes the rest up to the later checkpoint; the chain verifies
+    # again from the new anchor.
     deletion.legal_hold_lift(case=kept, reason="The court order has expired.", acting_user=supervisor)
-    retention_run(apply=True, now=later + timedelta(days=1))
+    retention_run(apply=True)
     newest = AuditEvent.objects.filter(action="retention.purged", details__kind="audit_event").latest("id")
-    assert newest.details["anchor_id"] > purge.details["anchor_id"]
-    # Everything before was older than the cutoff: the purge's own event is now the first, and it
-    # links to the anchor, not to a new genesis.
-    assert AuditEvent.objects.order_by("id").first() == newest and newest.prev_hash == newest.details["anchor_hash"]
+    assert newest.details["anchor_id"] == late.head_id > purge.details["anchor_id"]
+    # The first kept event links to the anchor, not to a new genesis.
+    assert AuditEvent.objects.order_by("id").first().prev_hash == newest.details["anchor_hash"]
+    audit_signing.checkpoint()
     report = audit.verify_chain()
     assert report.ok and report.starts_after == newest.details["anchor_id"]
 

@@ -8,7 +8,7 @@ from core.audit import verify_chain
 
 
 class Command(BaseCommand):
-    help = "Check that the audit log's hash chain is whole; report the first broken link."
+    help = "Check that the audit log's hash chain is whole and matches every signed checkpoint; report the first break."
 
     def handle(self, *args: Any, **options: Any) -> None:
         report = verify_chain()
@@ -18,7 +18,12 @@ class Command(BaseCommand):
                 if report.starts_after is not None
                 else ""
             )
-            self.stdout.write(self.style.SUCCESS(f"The audit chain is whole: {report.checked} events checked.{start}"))
+            signed = (
+                f" It matches all {report.signed} signed checkpoints."
+                if report.signed is not None
+                else " No signer's public key is set (AUDIT_SIGNER_PUBLIC_KEY): only the hashes were checked."
+            )
+            self.stdout.write(self.style.SUCCESS(f"The audit chain is whole: {report.checked} events checked.{start}{signed}"))
             return
         raise CommandError(
             f"The audit chain is broken at event {report.broken_at}: {report.reason}. "
