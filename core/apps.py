@@ -13,3 +13,8 @@ class CoreConfig(AppConfig):
         from core.api import schema  # noqa: F401
 
         taskmonitor.connect()
+        # My work: accounts waiting for a supervisor's approval (core/accounts.py).
+        from core.accounts import work_items
+        from core.panels import register_work_source
+
+        register_work_source(work_items)

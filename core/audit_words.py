@@ -26,6 +26,11 @@ ACTIONS: dict[str, Promise] = {
     "user.role_change": _("Role changed"),
     "user.centre_change": _("Moved to another centre"),
     "user.two_factor_reset": _("Authenticator reset"),
+    "user.invite": _("Invitation sent"),
+    "user.invitation_accepted": _("Invitation accepted"),
+    "user.invitation_cancelled": _("Invitation cancelled"),
+    "user.approve": _("Staff account approved"),
+    "user.approval_required": _("Staff account waits for approval"),
     "api_token.issue": _("API token issued"),
     "centre.create": _("Centre created"),
     # Cases and victims

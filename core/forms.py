@@ -56,15 +56,32 @@ class AuditFilterForm(forms.Form):
         ]
 
 
-class UserCreateForm(forms.Form):
+_STAFF_ROLES = [(r.value, r.label) for r in Role if r != Role.PARTNER]
+
+
+class UserInviteForm(forms.Form):
+    """Who and where; never a password: the person sets their own from the e-mailed invitation."""
+
     username = forms.RegexField(label=_("Username"), max_length=150, regex=r"^[\w.@+-]+$")
-    email = forms.EmailField(label=_("E-mail"), required=False)
-    role = forms.ChoiceField(label=_("Role"), choices=[(r.value, r.label) for r in Role if r != Role.PARTNER])
+    email = forms.EmailField(label=_("E-mail"), help_text=_("The invitation link goes to this address."))
+    role = forms.ChoiceField(label=_("Role"), choices=_STAFF_ROLES)
     centre = forms.ModelChoiceField(label=_("Centre"), queryset=Centre.objects.all())
-    password = forms.CharField(
-        label=_("Initial password"),
-        min_length=12,
-        max_length=256,
-        strip=False,
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+
+
+class UserChangeForm(forms.Form):
+    role = forms.ChoiceField(label=_("Role"), choices=_STAFF_ROLES)
+    centre = forms.ModelChoiceField(label=_("Centre"), queryset=Centre.objects.all())
+    code = forms.CharField(
+        label=_("A new code from your authenticator app"),
+        required=False,
+        max_length=8,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
     )
+
+    def __init__(self, *args: Any, service_account: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if service_account:
+            # Machine clients may also be partner platforms.
+            role = self.fields["role"]
+            assert isinstance(role, forms.ChoiceField)
+            role.choices = [(r.value, r.label) for r in Role]

@@ -14,10 +14,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from core import audit
+from core import accounts, audit
 from core.errors import ServiceError
 from core.models import ApiToken, Centre, LoginThrottle, User
-from core.roles import Role
+from core.roles import CASE_ROLES, Role
 
 
 def _require_admin(acting_user: User | None) -> None:
@@ -55,6 +55,11 @@ def user_create(
     acting_user: User | None = None,
 ) -> User:
     _require_admin(acting_user)
+    # An administrator never chooses a person's password: people set their own through an
+    # invitation (core.accounts.user_invite). Only the operator at the console (acting_user None:
+    # the demo, createstaffuser's first administrator, tests) passes one.
+    if acting_user is not None and password:
+        raise ServiceError(_("Administrators do not set passwords: the person sets their own from the invitation."))
     if role not in Role.values:
         raise ServiceError(_("Unknown role %(role)s.") % {"role": role}, field="role")
     if role == Role.PARTNER and not is_service_account:
@@ -72,6 +77,13 @@ def user_create(
     )
     # Service accounts never have a usable password: a token is their only way in.
     user.password = make_password(password if password and not is_service_account else None)
+    if acting_user is not None and not is_service_account:
+        # Invited by an administrator: inactive until the person accepts the invitation and, for
+        # a case role, a supervisor of the centre approves (core/accounts.py).
+        user.is_active = False
+    else:
+        # The console's accounts (and machine clients) need no supervisor: see core/accounts.py.
+        user.approved_at = timezone.now()
     user.save()
     audit.record(
         "user.create",
@@ -92,6 +104,8 @@ def user_set_role(*, user: User, role: str, acting_user: User | None = None) -> 
     user.role = role
     user.save(update_fields=["role"])
     audit.record("user.role_change", actor=acting_user, obj=user, centre_id=user.centre_id, details={"from": old, "to": role})
+    if not user.is_service_account and accounts.role_change_needs_approval(old, role):
+        accounts.require_approval(user=user, acting_user=acting_user, reason="role")
     return user
 
 
@@ -99,10 +113,14 @@ def user_set_role(*, user: User, role: str, acting_user: User | None = None) -> 
 def user_set_centre(*, user: User, centre: Centre, acting_user: User | None = None) -> User:
     """Moves an account to another centre: from then on it sees that centre's cases and reports."""
     _require_admin(acting_user)
+    old_id = user.centre_id
     old = user.centre.code if user.centre else None
     user.centre = centre
     user.save(update_fields=["centre"])
     audit.record("user.centre_change", actor=acting_user, obj=user, centre_id=centre.pk, details={"from": old, "to": centre.code})
+    if not user.is_service_account and user.role in CASE_ROLES and old_id != centre.pk:
+        # The new centre's supervisors decide who works on their cases.
+        accounts.require_approval(user=user, acting_user=acting_user, reason="centre")
     return user
 
 
@@ -110,6 +128,12 @@ def user_set_centre(*, user: User, centre: Centre, acting_user: User | None = No
 def user_set_active(*, user: User, active: bool, acting_user: User | None = None) -> User:
     """Disabling an account ends its sessions everywhere and revokes its API tokens at once."""
     _require_admin(acting_user)
+    if active and not user.is_service_account:
+        # Enabling is no way around the invitation or a supervisor's approval.
+        if accounts.needs_approval(user):
+            raise ServiceError(_("This account waits for approval by a supervisor of its centre."))
+        if not accounts.has_accepted(user):
+            raise ServiceError(_("This person has not accepted the invitation yet."))
     user.is_active = active
     user.save(update_fields=["is_active"])
     if not active:
@@ -131,11 +155,16 @@ def _end_sessions(user: User) -> int:
 
 @transaction.atomic
 def user_reset_two_factor(*, user: User, acting_user: User | None = None) -> None:
-    """Removes the user's authenticator; they enrol a new one at their next sign-in."""
+    """Removes the user's authenticator and e-mails them a fresh invitation link, through which
+    they set a password and enrol a new one. Enrolment is never offered at sign-in, so whoever
+    else knows the password (the administrator included) cannot enrol in their place."""
     _require_admin(acting_user)
+    if user.is_service_account:
+        raise ServiceError(_("Service accounts have no authenticator."))
     TOTPDevice.objects.filter(user=user).delete()
     _end_sessions(user)
     audit.record("user.two_factor_reset", actor=acting_user, obj=user, centre_id=user.centre_id)
+    accounts.invitation_send(user=user, acting_user=acting_user)
 
 
 @transaction.atomic

@@ -10,6 +10,9 @@ urlpatterns = [
     path("accounts/login/", views.login_view, name="login"),
     path("accounts/verify/", views.verify_view, name="verify"),
     path("accounts/enrol/", views.enrol_view, name="enrol"),
+    # Invitations: the e-mailed link (holding the key), then the password page (holding none).
+    path("accounts/invitation/", views.invitation_view, name="invitation"),
+    path("accounts/invitation/<str:key>/", views.invitation_open_view, name="invitation_open"),
     path("accounts/logout/", views.logout_view, name="logout"),
     path("accounts/password-reset/", views.PasswordResetView.as_view(), name="password_reset"),
     path(
@@ -28,6 +31,12 @@ urlpatterns = [
     path("staff/users/", views.users_view, name="users"),
     path("staff/users/<int:pk>/toggle-active/", views.user_toggle_active_view, name="user_toggle_active"),
     path("staff/users/<int:pk>/reset-two-factor/", views.user_reset_two_factor_view, name="user_reset_two_factor"),
+    path("staff/users/<int:pk>/change/", views.user_change_view, name="user_change"),
+    path("staff/users/<int:pk>/invitation/resend/", views.user_invitation_resend_view, name="user_invitation_resend"),
+    path("staff/users/<int:pk>/invitation/cancel/", views.user_invitation_cancel_view, name="user_invitation_cancel"),
+    # Supervisors approve case-role accounts of their centre (core/accounts.py).
+    path("staff/approvals/", views.approvals_view, name="approvals"),
+    path("staff/approvals/<int:pk>/approve/", views.user_approve_view, name="user_approve"),
     # Failed work for administrators (core/ops.py).
     path("ops/failed/", ops_views.failed_work_view, name="failed_work"),
     path("ops/failed/task/<int:pk>/retry/", ops_views.task_retry_view, name="task_retry"),

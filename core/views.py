@@ -12,7 +12,7 @@ import qrcode.image.svg
 from django.contrib import messages
 from django.contrib.auth import authenticate, logout
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.password_validation import validate_password
+from django.contrib.auth.forms import SetPasswordForm
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
@@ -27,10 +27,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from core import audit, audit_words, panels, services, twofactor
+from core import accounts, audit, audit_words, panels, services, twofactor
 from core.errors import ServiceError
-from core.forms import AuditFilterForm, CodeForm, LoginForm, UserCreateForm
-from core.models import AuditEvent, User
+from core.forms import AuditFilterForm, CodeForm, LoginForm, UserChangeForm, UserInviteForm
+from core.models import AuditEvent, Invitation, User
 from core.roles import Role
 
 
@@ -65,11 +65,18 @@ def login_view(request: HttpRequest) -> HttpResponse:
                 error = _locked_message(locked) if locked else _("The username or password is not right.")
             else:
                 assert isinstance(user, User)
-                twofactor.begin(request, user)
-                target = "core:verify" if twofactor.confirmed_device(user) else "core:enrol"
-                url = reverse(target)
-                nxt = _safe_next(request)
-                return HttpResponseRedirect(f"{url}?next={nxt}" if nxt else url)
+                if twofactor.confirmed_device(user) is None:
+                    # Enrolment only through a link sent to the person's e-mail (core/accounts.py):
+                    # knowing the password is not enough to choose the authenticator.
+                    error = _(
+                        "This account has no authenticator yet. Open the link in your invitation e-mail, "
+                        "or ask an administrator to send a new one."
+                    )
+                else:
+                    twofactor.begin(request, user)
+                    url = reverse("core:verify")
+                    nxt = _safe_next(request)
+                    return HttpResponseRedirect(f"{url}?next={nxt}" if nxt else url)
     return render(request, "core/login.html", {"form": form, "error": error, "next": _safe_next(request) or ""})
 
 
@@ -121,35 +128,102 @@ def _qr_svg(data: str) -> str:
     return svg[svg.index("<svg") :]
 
 
+# After an invitation's password step, the session names the person enrolling (for this long).
+ENROL_USER_KEY = "enrol_user_id"
+ENROL_AT_KEY = "enrol_at"
+ENROL_SECONDS = 15 * 60
+# The invitation being accepted, by its key's hash (the key itself is kept in no session).
+INVITATION_HASH_KEY = "invitation_key_hash"
+
+
+def _enrolling_user(request: HttpRequest) -> User | None:
+    user_id = request.session.get(ENROL_USER_KEY)
+    started = request.session.get(ENROL_AT_KEY, 0)
+    if not user_id or timezone.now().timestamp() - float(started) > ENROL_SECONDS:
+        return None
+    return User.objects.filter(pk=user_id, is_service_account=False).first()
+
+
 def enrol_view(request: HttpRequest) -> HttpResponse:
-    user = twofactor.pending_user(request)
-    if user is None:
-        messages.info(request, _("Please sign in again."))
+    """The person enrols their own authenticator, right after setting their password through an
+    invitation link (invitation_view); never from the sign-in page."""
+    user = _enrolling_user(request)
+    if user is None or twofactor.confirmed_device(user):
+        messages.info(request, _("To set up an authenticator, open the link in your invitation e-mail."))
         return redirect("core:login")
-    if twofactor.confirmed_device(user):
-        return redirect("core:verify")
     device = services.two_factor_enrolment_device(user=user)
     form = CodeForm(request.POST or None)
     error = None
     if request.method == "POST" and form.is_valid():
         error = _code_attempt(request, user, device, form.cleaned_data["code"])
         if error is None:
+            request.session.pop(ENROL_USER_KEY, None)
+            request.session.pop(ENROL_AT_KEY, None)
             with transaction.atomic():
                 services.two_factor_confirm(user=user, device=device)
-                twofactor.complete(request, user, device)
                 services.throttle_reset(user.username)
-                audit.record("auth.login", actor=user, obj=user)
+                if user.is_active:
+                    twofactor.complete(request, user, device)
+                    audit.record("auth.login", actor=user, obj=user)
+            if not user.is_active:
+                # A case role waits for a supervisor of its centre (core/accounts.py).
+                return render(request, "core/invitation_waiting.html")
             messages.success(request, _("Your authenticator is set up. You will need it every time you sign in."))
-            return HttpResponseRedirect(_safe_next(request) or reverse("core:home"))
+            return redirect("core:home")
     secret = base64.b32encode(device.bin_key).decode("ascii")
     context = {
         "form": form,
         "error": error,
         "qr_svg": mark_safe(_qr_svg(device.config_url)),  # noqa: S308 - generated by qrcode, no user input
         "secret": " ".join(secret[i : i + 4] for i in range(0, len(secret), 4)),
-        "next": _safe_next(request) or "",
+        "next": "",
     }
     return render(request, "core/enrol.html", context)
+
+
+def _invitation_invalid(request: HttpRequest) -> HttpResponse:
+    # One calm answer for a forged, used, cancelled or expired link: which one it was is nobody's
+    # business but the administrator's.
+    response = render(request, "core/invitation_invalid.html", status=404)
+    response["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def invitation_open_view(request: HttpRequest, key: str) -> HttpResponse:
+    """The e-mailed link. Keeps only the key's hash in the session and moves on to a page whose
+    address holds no key (so it leaks through no history, Referer or screenshot). Opening the
+    link changes nothing: a mail scanner that follows it uses nothing up."""
+    # Good or not, the answer is the same redirect: the next page says whether the link works,
+    # and the key never appears on any page (the base layout echoes the page's own address).
+    request.session.cycle_key()
+    request.session[INVITATION_HASH_KEY] = accounts.hash_key(key[:200])
+    response = redirect("core:invitation")
+    response["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def invitation_view(request: HttpRequest) -> HttpResponse:
+    """Step 1 of 2 for a new person (or one whose authenticator was reset): their own password.
+    Step 2 is the enrolment page."""
+    invitation = accounts.invitation_valid_hash(str(request.session.get(INVITATION_HASH_KEY, "")))
+    if invitation is None:
+        return _invitation_invalid(request)
+    user = invitation.user
+    form = SetPasswordForm(user, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = accounts.invitation_accept(key_hash=invitation.key_hash, password=form.cleaned_data["new_password1"])
+        except ValidationError as exc:
+            form.add_error("new_password1", exc)
+        except ServiceError:
+            return _invitation_invalid(request)
+        else:
+            request.session.pop(INVITATION_HASH_KEY, None)
+            request.session.cycle_key()
+            request.session[ENROL_USER_KEY] = user.pk
+            request.session[ENROL_AT_KEY] = timezone.now().timestamp()
+            return redirect("core:enrol")
+    return render(request, "core/invitation.html", {"form": form, "invited": user})
 
 
 @require_POST
@@ -279,33 +353,76 @@ def _require_admin(request: HttpRequest) -> None:
         raise Http404
 
 
+def _account_rows(users: Any) -> list[dict[str, Any]]:
+    """Each account with its state in words and the actions that fit it."""
+    now = timezone.now()
+    open_invites: dict[int, Invitation] = {
+        i.user_id: i for i in Invitation.objects.filter(used_at__isnull=True, cancelled_at__isnull=True).order_by("created_at")
+    }
+    rows = []
+    for u in users:
+        invitation = open_invites.get(u.pk)
+        accepted = u.is_service_account or accounts.has_accepted(u)
+        waiting = accounts.needs_approval(u)
+        if invitation is not None and invitation.expires_at > now:
+            state = _("Invited (the link works until %(time)s)") % {
+                "time": formats.date_format(timezone.localtime(invitation.expires_at), "SHORT_DATETIME_FORMAT")
+            }
+        elif not accepted:
+            state = _("Invitation expired or cancelled")
+        elif u.is_active:
+            state = _("Active")
+        elif waiting:
+            state = ""
+        else:
+            state = _("Disabled")
+        rows.append(
+            {
+                "u": u,
+                "state": state,
+                "waiting": waiting,
+                "active": u.is_active,
+                "open_invitation": invitation is not None,
+                "can_resend": not u.is_service_account and not accepted,
+                "can_toggle": u.is_active or (accepted and not waiting),
+                "can_reset": not u.is_service_account and accepted,
+            }
+        )
+    return rows
+
+
 def users_view(request: HttpRequest) -> HttpResponse:
+    """Accounts, and inviting a person: the administrator gives who and where, never a password
+    (core/accounts.py)."""
     _require_admin(request)
-    form = UserCreateForm(request.POST or None)
+    form = UserInviteForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            validate_password(data["password"])
-            user = services.user_create(
+            user = accounts.user_invite(
                 username=data["username"],
                 role=data["role"],
                 centre=data["centre"],
                 email=data["email"],
-                password=data["password"],
-                acting_user=request.user,  # type: ignore[arg-type]
+                acting_user=cast(User, request.user),
             )
-        except ValidationError as exc:
-            form.add_error("password", exc)
         except ServiceError as exc:
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)
         else:
+            note = (
+                _("A supervisor of its centre must approve it before it can open any case.")
+                if accounts.needs_approval(user)
+                else ""
+            )
             messages.success(
                 request,
-                _("Account %(name)s created. They set up their authenticator at first sign-in.") % {"name": user.username},
+                " ".join(
+                    [_("Invitation sent to %(email)s for %(name)s.") % {"email": user.email, "name": user.username}, note]
+                ).strip(),
             )
             return redirect("core:users")
     users = User.objects.select_related("centre").order_by("centre__name", "username")
-    return render(request, "core/users.html", {"form": form, "users": users})
+    return render(request, "core/users.html", {"form": form, "rows": _account_rows(users)})
 
 
 @require_POST
@@ -315,8 +432,12 @@ def user_toggle_active_view(request: HttpRequest, pk: int) -> HttpResponse:
     if user.pk == request.user.pk:
         messages.error(request, _("You cannot disable your own account."))
     else:
-        services.user_set_active(user=user, active=not user.is_active, acting_user=request.user)  # type: ignore[arg-type]
-        messages.success(request, _("Account updated."))
+        try:
+            services.user_set_active(user=user, active=not user.is_active, acting_user=cast(User, request.user))
+        except ServiceError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, _("Account updated."))
     return redirect("core:users")
 
 
@@ -324,11 +445,91 @@ def user_toggle_active_view(request: HttpRequest, pk: int) -> HttpResponse:
 def user_reset_two_factor_view(request: HttpRequest, pk: int) -> HttpResponse:
     _require_admin(request)
     user = get_object_or_404(User, pk=pk)
-    services.user_reset_two_factor(user=user, acting_user=request.user)  # type: ignore[arg-type]
-    messages.success(
-        request, _("Authenticator removed; %(name)s will set up a new one at next sign-in.") % {"name": user.username}
-    )
+    try:
+        services.user_reset_two_factor(user=user, acting_user=cast(User, request.user))
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request,
+            _("Authenticator removed. %(name)s got an e-mail with a link to set up a new one.") % {"name": user.username},
+        )
     return redirect("core:users")
+
+
+@require_POST
+def user_invitation_resend_view(request: HttpRequest, pk: int) -> HttpResponse:
+    _require_admin(request)
+    user = get_object_or_404(User, pk=pk, is_service_account=False)
+    try:
+        accounts.invitation_send(user=user, acting_user=cast(User, request.user))
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("A new invitation was sent; the earlier link no longer works."))
+    return redirect("core:users")
+
+
+@require_POST
+def user_invitation_cancel_view(request: HttpRequest, pk: int) -> HttpResponse:
+    _require_admin(request)
+    user = get_object_or_404(User, pk=pk, is_service_account=False)
+    accounts.invitation_cancel(user=user, acting_user=cast(User, request.user))
+    messages.success(request, _("Invitation cancelled: its link no longer works."))
+    return redirect("core:users")
+
+
+def user_change_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Role or centre of an account. A high-value action: the administrator types a fresh code
+    from their own authenticator (step-up), and a new case role or centre waits for a supervisor
+    of that centre (core/accounts.py)."""
+    _require_admin(request)
+    admin = cast(User, request.user)
+    user = get_object_or_404(User.objects.select_related("centre"), pk=pk)
+    if user.pk == admin.pk:
+        raise Http404
+    form = UserChangeForm(
+        request.POST or None, initial={"role": user.role, "centre": user.centre_id}, service_account=user.is_service_account
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        if not twofactor.step_up(request, admin, data["code"]):
+            form.add_error("code", _("Enter a new code from your authenticator app to change a role or centre."))
+        else:
+            try:
+                with transaction.atomic():
+                    if data["centre"].pk != user.centre_id:
+                        services.user_set_centre(user=user, centre=data["centre"], acting_user=admin)
+                    if data["role"] != user.role:
+                        services.user_set_role(user=user, role=data["role"], acting_user=admin)
+            except ServiceError as exc:
+                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            else:
+                user.refresh_from_db()
+                messages.success(
+                    request,
+                    _("Account updated. It waits for approval by a supervisor of its centre.")
+                    if accounts.needs_approval(user)
+                    else _("Account updated."),
+                )
+                return redirect("core:users")
+    return render(request, "core/user_change.html", {"form": form, "account": user})
+
+
+def approvals_view(request: HttpRequest) -> HttpResponse:
+    """Supervisors: the accounts of their centre that wait for their approval."""
+    if getattr(request.user, "role", None) != Role.SUPERVISOR:
+        raise Http404
+    return render(request, "core/approvals.html", {"pending": accounts.pending_approvals(request.user)})
+
+
+@require_POST
+def user_approve_view(request: HttpRequest, pk: int) -> HttpResponse:
+    # The same scope as the list: an account this supervisor may not approve does not exist here.
+    user = get_object_or_404(accounts.pending_approvals(request.user), pk=pk)
+    accounts.user_approve(user=user, acting_user=cast(User, request.user))
+    messages.success(request, _("%(name)s is approved.") % {"name": user.username})
+    return redirect("core:approvals")
 
 
 class PasswordResetView(auth_views.PasswordResetView):

@@ -164,6 +164,9 @@ LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
 LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 15 * 60)
 # A step-up check (downloading originals, later issues) asks for a TOTP code this recent.
 OTP_RECENT_SECONDS = env_int("OTP_RECENT_SECONDS", 5 * 60)
+# New staff set their own password and authenticator through an e-mailed link that works once
+# and for this long (core/accounts.py); the administrator never holds either.
+INVITATION_TTL_HOURS = env_int("INVITATION_TTL_HOURS", 48)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

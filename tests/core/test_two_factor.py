@@ -145,9 +145,18 @@ def test_unknown_usernames_are_throttled_without_revealing_anything(db: None) ->
     assert LoginThrottle.objects.filter(username="nobody-here", failures=1).exists()
 
 
-def test_enrolment_with_qr_code_on_first_sign_in(caseworker: factories.User) -> None:
+def test_enrolment_with_qr_code_through_the_invitation_link(
+    caseworker: factories.User, django_capture_on_commit_callbacks
+) -> None:
+    # Enrolment is offered only through a link sent to the person's e-mail (tests/security/
+    # test_admin_credentials.py): here the one an administrator's authenticator reset sends.
+    with django_capture_on_commit_callbacks(execute=True):
+        services.user_reset_two_factor(user=caseworker, acting_user=None)
+    link = re.search(r"https?://[^/\s]+(/accounts/invitation/\S+)", mail.outbox[-1].body).group(1)
     client = Client()
-    response = _password_step(client, caseworker.username)
+    password_page = client.get(link)["Location"]
+    new_password = "a-brand-new-long-passphrase-77"
+    response = client.post(password_page, {"new_password1": new_password, "new_password2": new_password})
     assert response["Location"].startswith("/accounts/enrol/")
     page = client.get("/accounts/enrol/")
     html = page.content.decode()
