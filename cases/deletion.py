@@ -24,6 +24,7 @@ from cases import retention
 from cases.models import (
     OPEN_DELETION_STATUSES,
     Case,
+    CaseEvent,
     DeletionRequest,
     DeletionSource,
     DeletionStatus,
@@ -129,10 +130,16 @@ def deletion_request_from_reporter(*, report: IntakeReport) -> DeletionRequest:
         case=case, report=report, case_reference=case.reference if case else "", centre_id=case.centre_id if case else None,
         source=DeletionSource.REPORTER,
     )  # fmt: skip
+    # An anonymous reporter's act keeps only its day (DESIGN.md): the row and its timeline entry
+    # carry the day's start, not the moment the reporter asked.
+    day = audit.day_start()
+    DeletionRequest.objects.filter(pk=request.pk).update(requested_at=day)
+    request.requested_at = day
     if case is not None:
-        case_record_event(
+        event = case_record_event(
             case=case, kind=EventKind.DELETION_REQUEST, data={"status": DeletionStatus.PENDING, "request": request.pk}
         )
+        CaseEvent.objects.filter(pk=event.pk).update(created_at=day)
     return request
 
 

@@ -8,12 +8,14 @@ and stored only as a SHA-256 (to find the report) and a slow scrypt hash (to con
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -34,6 +36,23 @@ from cases.models import (
 from cases.selectors import reporter_thread
 from core import audit, hooks
 from core.errors import Conflict, PermissionDenied, ServiceError
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def anonymous(func: Callable[_P, _R]) -> Callable[_P, _R]:
+    """For what a receipt holder does: every audit event recorded meanwhile (here or by the hooks
+    fired) carries only the day's start, never the time of day (DESIGN.md; core/audit.day_only).
+    Rows written for the reporter keep days too (received_on, sent_on) or the day's start."""
+
+    @functools.wraps(func)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with audit.day_only():
+            return func(*args, **kwargs)
+
+    return wrapper
+
 
 _RECEIPT_BYTES = 20  # 160 bits from the operating system's secure generator
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
@@ -166,8 +185,12 @@ def prepare_files(files: list[tuple[Any, str]]) -> list[dict[str, Any]]:
     """Checks and stores files sent with a report (the evidence app does the work, via a hook)."""
     if not files:
         return []
-    if len(files) > settings.EVIDENCE_LIMITS["files_per_request"]:
-        raise ServiceError(_("Too many files at once."), field="files")
+    if len(files) > settings.INTAKE_MAX_FILES:
+        raise ServiceError(
+            _("Please send at most %(n)s files at once; you can add more later with your receipt.")
+            % {"n": settings.INTAKE_MAX_FILES},
+            field="files",
+        )
     prepared: list[dict[str, Any]] = []
     for provider in hooks.providers("intake_prepare_files"):
         prepared = provider(files)
@@ -182,6 +205,7 @@ def _clean_allowing_files(data: IntakeInput) -> IntakeInput:
     return clean
 
 
+@anonymous
 def intake_submit(data: IntakeInput, *, files: list[dict[str, Any]] | None = None) -> tuple[IntakeReport, str]:
     """Stores a report and returns it with its receipt code (the only time the code exists)."""
     try:
@@ -276,6 +300,14 @@ def guess_allowed() -> bool:
         return True
 
 
+def file_summary(report: IntakeReport) -> dict[str, int]:
+    """How many of the report's files were kept, wait for their check, or were dropped."""
+    summary: dict[str, int] = {}
+    for provider in hooks.providers("intake_file_summary"):
+        summary = provider(report)
+    return summary
+
+
 def intake_progress(report: IntakeReport) -> dict[str, Any]:
     """What the reporter sees: plain words, nothing about staff or other people."""
     url_states: dict[int, str] = {}
@@ -319,6 +351,7 @@ def _deletion_progress(report: IntakeReport) -> dict[str, str] | None:
             "requested_on": timezone.localdate(request.requested_at).isoformat()}  # fmt: skip
 
 
+@anonymous
 @transaction.atomic
 def intake_add_urls(*, report: IntakeReport, urls: list[str]) -> int:
     clean = _clean(IntakeInput(urls=tuple(urls), description="x"))
@@ -331,16 +364,17 @@ def intake_add_urls(*, report: IntakeReport, urls: list[str]) -> int:
     return len(new)
 
 
+@anonymous
 def intake_add_files(*, report: IntakeReport, files: list[dict[str, Any]]) -> int:
     """More files from the status page; on a report with a case they become evidence too."""
     if not files:
         raise ServiceError(_("Choose at least one file."), field="files")
     try:
         with transaction.atomic():
+            # On a report with a case, the worker that checks each file also makes it evidence:
+            # nothing is parsed in this anonymous request.
             hooks.fire("intake_attach_files", report=report, files=files)
             audit.record("intake.files_added", actor=None, obj=report, details={"count": len(files)})
-            if report.case_id:
-                hooks.fire("intake_case_opened", report=report, case=report.case)
     except BaseException:
         for discard in hooks.providers("intake_discard_files"):
             discard(files)
@@ -348,6 +382,7 @@ def intake_add_files(*, report: IntakeReport, files: list[dict[str, Any]]) -> in
     return len(files)
 
 
+@anonymous
 @transaction.atomic
 def intake_reply(*, report: IntakeReport, text: str) -> IntakeMessage:
     """A message from the reporter (status page or API). The staff who may see the report find
@@ -363,6 +398,7 @@ def intake_reply(*, report: IntakeReport, text: str) -> IntakeMessage:
     return message
 
 
+@anonymous
 @transaction.atomic
 def intake_withdraw_consent(*, report: IntakeReport, kind: str) -> None:
     """Takes effect at once: for hash sharing, the partners' list loses the fingerprints now."""
@@ -379,14 +415,17 @@ def intake_withdraw_consent(*, report: IntakeReport, kind: str) -> None:
         case = report.case
         assert case is not None
         recorder = report.triaged_by or case.created_by
-        ConsentRecord.objects.create(
+        record = ConsentRecord.objects.create(
             case=case, kind=ConsentKind(kind), granted=False, method=ConsentMethod.ONLINE_FORM, recorded_by=recorder,
             note="withdrawn by the reporter on the status page",
         )  # fmt: skip
+        # The reporter's act keeps only its day, like every anonymous action.
+        ConsentRecord.objects.filter(pk=record.pk).update(recorded_at=audit.day_start())
         audit.record("consent.withdraw", actor=None, obj=case, details={"kind": kind, "by": "reporter"})
         hooks.fire("consent_changed", case=case, kind=kind, granted=False, acting_user=None)
 
 
+@anonymous
 @transaction.atomic
 def intake_request_deletion(*, report: IntakeReport) -> None:
     """The reporter asks for deletion: a request for a supervisor's decision (cases/deletion.py).
@@ -398,7 +437,7 @@ def intake_request_deletion(*, report: IntakeReport) -> None:
     if report.status == IntakeStatus.DELETION_REQUESTED:
         return
     report.status = IntakeStatus.DELETION_REQUESTED
-    report.deletion_requested_at = timezone.now()
+    report.deletion_requested_at = audit.day_start()  # the day only, as for every anonymous action
     report.save(update_fields=["status", "deletion_requested_at"])
     audit.record("intake.deletion_requested", actor=None, obj=report, details={"request": request.pk})
 

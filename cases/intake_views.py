@@ -26,6 +26,7 @@ from django.views.decorators.http import require_POST
 
 from cases import intake, selectors
 from cases.models import Category, ContactChannel, IntakeReport, IntakeStatus, ReporterRole
+from cases.pow import PowContext, form_gate
 from core.errors import NotFound, ServiceError
 from core.models import Centre, User
 from core.roles import CASE_ROLES, Role
@@ -112,9 +113,15 @@ def _uploaded(request: HttpRequest) -> list[tuple[Any, str]]:
 def report_form(request: HttpRequest) -> HttpResponse:
     _language(request)
     form = ReportForm(request.POST or None)
+    status = 200
     if getattr(request, "upload_too_large", False):
         form.is_valid()
         form.add_error(None, _("A file is larger than we can accept. Please send the addresses instead, or a smaller file."))
+    elif request.method == "POST" and (refused := form_gate(request.POST)):
+        # Before anything is read or kept: a missing budget or a bad proof stores nothing.
+        form.is_valid()
+        form.add_error(None, refused)
+        status = 429
     elif request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -142,9 +149,11 @@ def report_form(request: HttpRequest) -> HttpResponse:
             form.add_error(None, _("The picture fingerprints could not be read; please try again."))
         except ServiceError as exc:
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            status = 503 if exc.status_code == 503 else 200  # too many files wait: "busy, try again"
         else:
             return _public(render(request, "intake/receipt.html", {"receipt": receipt, "report": report}))
-    return _public(render(request, "intake/form.html", {"form": form, "error_summary": _error_summary(form)}))
+    context = {"form": form, "error_summary": _error_summary(form), "pow": PowContext()}
+    return _public(render(request, "intake/form.html", context, status=status))
 
 
 def _error_summary(form: forms.Form) -> list[dict[str, str]]:
@@ -169,14 +178,11 @@ def _with_report(request: HttpRequest, action: Callable[[IntakeReport], None] | 
     form = ReceiptForm(request.POST or None)
     error = None
     if request.method == "POST" and form.is_valid():
-        if not intake.guess_allowed():
+        refused = form_gate(request.POST)
+        if refused or not intake.guess_allowed():
+            error = refused or _("Too many checks right now. Please try again in a minute.")
             return _public(
-                render(
-                    request,
-                    "intake/status_lookup.html",
-                    {"form": form, "error": _("Too many checks right now. Please try again in a minute.")},
-                    status=429,
-                )
+                render(request, "intake/status_lookup.html", {"form": form, "error": error, "pow": PowContext()}, status=429)
             )
         report = intake.intake_find(form.cleaned_data["receipt"])
         if report is not None:
@@ -188,14 +194,16 @@ def _with_report(request: HttpRequest, action: Callable[[IntakeReport], None] | 
                 except ServiceError as exc:
                     notice = exc.message
                 report.refresh_from_db()
-            context = {"progress": intake.intake_progress(report), "receipt": form.cleaned_data["receipt"], "notice": notice}
+            context = {"progress": intake.intake_progress(report), "receipt": form.cleaned_data["receipt"], "notice": notice,
+                       "files": intake.file_summary(report), "pow": PowContext()}  # fmt: skip
             return _public(render(request, "intake/status.html", context))
         tombstone = intake.intake_find_deleted(form.cleaned_data["receipt"])
         if tombstone is not None:
             # Deleted (at the reporter's request or by policy): say so and when; no action applies.
             return _public(render(request, "intake/deleted.html", {"tombstone": tombstone}))
         error = _("We could not find a report with that receipt code. Check it and try again.")
-    return _public(render(request, "intake/status_lookup.html", {"form": form, "error": error}, status=404 if error else 200))
+    context = {"form": form, "error": error, "pow": PowContext()}
+    return _public(render(request, "intake/status_lookup.html", context, status=404 if error else 200))
 
 
 @csrf_exempt
@@ -352,7 +360,7 @@ def triage_detail(request: HttpRequest, pk: int) -> HttpResponse:
     intake.intake_mark_read(report=report, user=user)
     context = {
         "report": report, "contact": contact_rows(report), "categories": Category.choices, "thread": thread,
-        "unread": unread, "language": language_name(report.language),
+        "unread": unread, "language": language_name(report.language), "files": intake.file_summary(report),
         "centres": Centre.objects.exclude(pk=report.centre_id or 0).order_by("-is_central", "name") if not report.case_id else [],
         "triage_centre": selectors.triage_centre(),
     }  # fmt: skip

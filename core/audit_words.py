@@ -59,6 +59,7 @@ ACTIONS: dict[str, Promise] = {
     "intake.view": _("Public report viewed"),
     "intake.urls_added": _("Reporter added addresses"),
     "intake.files_added": _("Reporter added files"),
+    "intake.file_dropped": _("A file of a public report could not be read and was dropped"),
     "intake.reply": _("Reporter sent a message"),
     "intake.staff_message": _("Staff replied to a reporter"),
     "intake.consent_withdrawn": _("Reporter withdrew consent"),

@@ -31,6 +31,18 @@ if TYPE_CHECKING:
 # core.taskmonitor), so every line one request or task writes can be found together.
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
 task_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("task_id", default="")
+# Set while a public (anonymous) request is handled: its lines carry only the day, never the time
+# of day (DESIGN.md: no time of day of anonymous actions is kept anywhere, logs included).
+day_only_var: contextvars.ContextVar[bool] = contextvars.ContextVar("day_only", default=False)
+
+# The public pages and the public intake API (the staff intake API lives under /api/v1/intake/reports/).
+_PUBLIC_PATH = re.compile(r"^/(?:report/|api/v1/intake/(?!reports/))")
+_PUBLIC_ACCESS_LINE = re.compile(r'"[A-Z]+ /(?:report/|api/v1/intake/(?!reports/))')
+
+
+def is_public_path(path: str) -> bool:
+    return bool(_PUBLIC_PATH.match(path or ""))
+
 
 _B32 = "A-Z2-7"
 
@@ -129,6 +141,15 @@ class ContextFilter(logging.Filter):
     """Adds the current request id and task id to every record."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if (
+            day_only_var.get()
+            or is_public_path(str(getattr(record, "http_path", "")))
+            or (record.name == "django.server" and _PUBLIC_ACCESS_LINE.search(str(record.msg)))
+        ):
+            # A line about a public request: its time becomes the day's start (UTC), so no
+            # formatter can write the time of day (django.server's access line included).
+            record.created = float(int(record.created) // 86400 * 86400)
+            record.msecs = 0.0
         if not getattr(record, "request_id", ""):
             record.request_id = request_id_var.get()
         if not getattr(record, "task_id", ""):
@@ -205,9 +226,11 @@ class RequestIdMiddleware:
         request_id = incoming_request_id(request.headers.get("X-Request-ID"))
         request.request_id = request_id  # type: ignore[attr-defined]
         token = request_id_var.set(request_id)
+        public = day_only_var.set(is_public_path(request.path))
         try:
             response = self.get_response(request)
         finally:
+            day_only_var.reset(public)
             request_id_var.reset(token)
         response.headers["X-Request-ID"] = request_id
         return response

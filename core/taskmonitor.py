@@ -19,7 +19,7 @@ from typing import Any
 
 from django.conf import settings
 
-from core.logs import request_id_var, task_id_var
+from core.logs import day_only_var, request_id_var, task_id_var
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +52,8 @@ def on_before_publish(sender: Any = None, headers: dict[str, Any] | None = None,
         return
     headers[SENT_AT_HEADER] = time.time()
     request_id = request_id_var.get()
-    if request_id:
+    # Work queued by a public request is not tied to it: the worker's lines carry times of day.
+    if request_id and not day_only_var.get():
         headers[REQUEST_ID_HEADER] = request_id
 
 

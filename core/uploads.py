@@ -24,6 +24,11 @@ class HashingUploadHandler(TemporaryFileUploadHandler):
         self._sha256 = hashlib.sha256()
         self._received = 0
         self._limit = int(settings.UPLOAD_MAX_BYTES)
+        from core.logs import is_public_path
+
+        if self.request is not None and is_public_path(self.request.path):
+            # The public form's own, lower limit: an anonymous upload stops early (docs/intake.md).
+            self._limit = max(settings.INTAKE_MAX_IMAGE_MB, settings.INTAKE_MAX_VIDEO_MB) * 1024 * 1024
 
     def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes | None:
         self._received += len(raw_data)

@@ -7,7 +7,7 @@ class EvidenceConfig(AppConfig):
     def ready(self) -> None:
         from core import hooks
         from core.panels import register_case_panel
-        from evidence import intake_files
+        from evidence import checks, intake_files  # noqa: F401 - importing checks registers the probe sandbox's deploy check
         from evidence.panels import case_evidence_panel
 
         register_case_panel(case_evidence_panel)
@@ -15,6 +15,7 @@ class EvidenceConfig(AppConfig):
         hooks.register("intake_prepare_files", intake_files.prepare)
         hooks.register("intake_attach_files", intake_files.attach)
         hooks.register("intake_discard_files", intake_files.discard)
+        hooks.register("intake_file_summary", intake_files.file_summary)
         hooks.register("intake_case_opened", intake_files.on_case_opened)
         hooks.register("intake_reports_purged", intake_files.on_reports_purged)
         # The retention process (cases/retention.py) purges a case's evidence through these.

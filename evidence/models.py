@@ -160,12 +160,23 @@ class CaptureRequest(models.Model):
     http_status = models.PositiveSmallIntegerField(null=True, blank=True)
     media_found = models.PositiveIntegerField(default=0)
     media_stored = models.PositiveIntegerField(default=0)
+    # The byte budget per capture (CAPTURE_MAX_TOTAL_MB): what was fetched, and whether the budget
+    # ran out so that media_skipped of the media found were never fetched.
+    bytes_fetched = models.BigIntegerField(default=0)
+    cut_short = models.BooleanField(default=False)
+    media_skipped = models.PositiveIntegerField(default=0)
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
+
+
+class IntakeFileState(models.TextChoices):
+    PENDING = "pending", _("Waiting to be checked")
+    CHECKED = "checked", _("Checked")
+    DROPPED = "dropped", _("Could not be read; dropped")
 
 
 class IntakeFile(models.Model):
@@ -181,6 +192,10 @@ class IntakeFile(models.Model):
     wrapped_key = models.TextField()
     key_id = models.CharField(max_length=16)
     evidence = models.ForeignKey(Evidence, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    # Public files wait in quarantine (stored encrypted as received, after cheap checks only) until
+    # a worker parses them in the sandbox (evidence/intake_files.py): a public request never runs
+    # the probe. A file the worker refuses is dropped (its blob deleted) and the row says so.
+    state = models.CharField(max_length=10, choices=IntakeFileState.choices, default=IntakeFileState.CHECKED, db_index=True)
 
 
 class BlobDeletion(models.Model):

@@ -14,6 +14,21 @@ def process_video(evidence_id: int) -> bool:
     return evidence_process_video(evidence_id)
 
 
+@shared_task(name="evidence.tasks.parse_intake_file", autoretry_for=(OSError,), retry_backoff=True, max_retries=5, acks_late=True)
+def parse_intake_file(file_id: int) -> str:
+    """A public file out of quarantine: parsed in the sandbox here, never in the web request."""
+    from evidence.intake_files import parse_quarantined
+
+    return parse_quarantined(file_id)
+
+
+@shared_task(name="evidence.tasks.requeue_quarantined_files")
+def requeue_quarantined_files() -> int:
+    from evidence.intake_files import requeue_quarantined
+
+    return requeue_quarantined()
+
+
 @shared_task(name="evidence.tasks.reprocess_stuck_videos")
 def reprocess_stuck_videos() -> int:
     """Re-queues videos still processing after an hour (a lost wake-up or a killed worker)."""

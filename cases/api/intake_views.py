@@ -12,7 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from cases import intake, selectors
+from cases import intake, pow, selectors
 from cases.models import Category, IntakeReport
 from core import audit
 from core.errors import Conflict
@@ -52,6 +52,8 @@ class PublicApi(APIView):
 class IntakeApi(PublicApi):
     @extend_schema(request=IntakeInput, responses={201: ReceiptInput})
     def post(self, request: Request) -> Response:
+        if (busy := pow.api_gate(request.headers)) is not None:
+            return Response(busy, status=429)
         data = IntakeInput(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
@@ -73,6 +75,8 @@ class IntakeStatusApi(PublicApi):
     def post(self, request: Request) -> Response:
         data = ReceiptInput(data=request.data)
         data.is_valid(raise_exception=True)
+        if (busy := pow.api_gate(request.headers)) is not None:
+            return Response(busy, status=429)
         if not intake.guess_allowed():
             return Response({"detail": "Too many checks right now; try again in a minute."}, status=429)
         report = intake.intake_find(data.validated_data["receipt"])
@@ -103,6 +107,8 @@ class IntakeStatusMessageApi(PublicApi):
     def post(self, request: Request) -> Response:
         data = ReporterMessageInput(data=request.data)
         data.is_valid(raise_exception=True)
+        if (busy := pow.api_gate(request.headers)) is not None:
+            return Response(busy, status=429)
         if not intake.guess_allowed():
             return Response({"detail": "Too many checks right now; try again in a minute."}, status=429)
         report = intake.intake_find(data.validated_data["receipt"])

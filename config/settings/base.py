@@ -242,6 +242,7 @@ CELERY_BEAT_SCHEDULE = {
     "beat-heartbeat": {"task": "core.tasks.beat_heartbeat", "schedule": 60.0},
     "verify-all-evidence": {"task": "evidence.tasks.verify_all_evidence", "schedule": 24 * 3600.0},
     "reprocess-stuck-videos": {"task": "evidence.tasks.reprocess_stuck_videos", "schedule": 15 * 60.0},
+    "requeue-quarantined-files": {"task": "evidence.tasks.requeue_quarantined_files", "schedule": 15 * 60.0},
     "requeue-pending-captures": {"task": "evidence.tasks.requeue_pending_captures", "schedule": 5 * 60.0},
     "sweep-outbox": {"task": "takedowns.tasks.sweep_outbox_task", "schedule": float(env_int("OUTBOX_SWEEP_INTERVAL_S", 30))},
     "schedule-rechecks": {"task": "takedowns.tasks.schedule_rechecks", "schedule": 60.0},
@@ -306,6 +307,20 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "support-centre@localhost")
 CENTRE_NAME = env_str("CENTRE_NAME", "Digital Sex Crime Victim Support Centre")
 # Public intake: receipt checks per minute for the whole system (no per-person limit: no IPs).
 INTAKE_STATUS_PER_MINUTE = env_int("INTAKE_STATUS_PER_MINUTE", 120)
+# Public files: lower limits than staff uploads; files wait in quarantine for a worker to parse
+# them, and past this many waiting the form answers "busy, try again" (docs/intake.md).
+INTAKE_MAX_IMAGE_MB = env_int("INTAKE_MAX_IMAGE_MB", 20)
+INTAKE_MAX_VIDEO_MB = env_int("INTAKE_MAX_VIDEO_MB", 200)
+INTAKE_MAX_FILES = env_int("INTAKE_MAX_FILES", 5)
+INTAKE_QUARANTINE_MAX_PENDING = env_int("INTAKE_QUARANTINE_MAX_PENDING", 200)
+# Anti-flood without IP addresses (docs/intake.md, "Proof of work"): the browser finds a nonce so
+# that SHA-256(challenge:nonce) starts with this many zero bits. Forms sent without a proof (no
+# JavaScript) share a small global budget per minute; the JSON API asks for a proof only when
+# more than INTAKE_API_POW_ABOVE calls a minute arrive.
+INTAKE_POW_BITS = env_int("INTAKE_POW_BITS", 18)
+INTAKE_POW_TTL_S = env_int("INTAKE_POW_TTL_S", 600)
+INTAKE_NO_POW_PER_MINUTE = env_int("INTAKE_NO_POW_PER_MINUTE", 20)
+INTAKE_API_POW_ABOVE = env_int("INTAKE_API_POW_ABOVE", 600)
 # The centre (code) that sees public reports nobody routed yet; empty: the central centre.
 INTAKE_TRIAGE_CENTRE = env_str("INTAKE_TRIAGE_CENTRE", "")
 # E-mail the assigned caseworker when a reporter writes (never the message itself).

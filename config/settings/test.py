@@ -60,3 +60,8 @@ if not TEST_LOG_FILE:
 LOGGING = logging_config(fmt=LOG_FORMAT, level=LOG_LEVEL, file=TEST_LOG_FILE)
 # A task that fails on request, known to every test worker (tests/core/test_failed_work.py).
 CELERY_IMPORTS = ["tests.core.celery_tasks"]
+# Public intake anti-flood (cases/pow.py): a cheap proof for the browser tests, and budgets the
+# suite never reaches (tests/security/test_proof_of_work.py sets its own).
+INTAKE_POW_BITS = 8
+INTAKE_NO_POW_PER_MINUTE = 100_000
+INTAKE_API_POW_ABOVE = 100_000
