@@ -43,16 +43,17 @@ def case_get_by_reference(*, user: Any, reference: str) -> Case:
 
 
 def consent_state(case: Case) -> dict[str, ConsentRecord | None]:
-    """The consent in force for each kind: the newest record, or None when never asked."""
+    """The consent in force for each kind: the newest record, or None when never asked.
+    Newest by id: a reporter's withdrawal carries only its day's start (cases/intake.py)."""
     state: dict[str, ConsentRecord | None] = dict.fromkeys(ConsentKind.values)
-    for record in ConsentRecord.objects.filter(case=case).select_related("recorded_by").order_by("-recorded_at", "-id"):
+    for record in ConsentRecord.objects.filter(case=case).select_related("recorded_by").order_by("-id"):
         if state.get(record.kind) is None:
             state[record.kind] = record
     return state
 
 
 def has_consent(case: Case, kind: str) -> bool:
-    record = ConsentRecord.objects.filter(case=case, kind=kind).order_by("-recorded_at", "-id").first()
+    record = ConsentRecord.objects.filter(case=case, kind=kind).order_by("-id").first()
     return bool(record and record.granted)
 
 

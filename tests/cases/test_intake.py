@@ -74,6 +74,7 @@ def test_status_with_the_receipt_and_the_same_answer_for_any_wrong_one() -> None
     assert {w.status_code for w in wrong} == {404}
     bodies = {re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", w.content.decode()) for w in wrong}
     bodies = {re.sub(r'value="[^"]*"', "", b) for b in bodies}
+    bodies = {re.sub(r'data-pow="[^"]*"', "", b) for b in bodies}  # a fresh proof-of-work challenge each time
     assert len(bodies) == 1  # nothing tells one wrong receipt from another
     assert client.get(f"/report/status/?receipt={receipt}").status_code == 200  # a GET shows only the form
     assert receipt not in client.get(f"/report/status/?receipt={receipt}").content.decode()
