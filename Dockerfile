@@ -38,6 +38,12 @@ RUN apt-get update \
 
 WORKDIR /app
 
+# bubblewrap: the sandbox of the media probe (evidence/sandbox.py); libseccomp2 for its filter.
+# In a container it needs user namespaces: see docs/operations.md, "The probe's sandbox".
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends bubblewrap libseccomp2 \
+ && rm -rf /var/lib/apt/lists/*
+
 # Dependencies first, from pyproject.toml alone, so that this layer is reused while only
 # the application code changes. (With no package directories present setuptools builds an
 # empty distribution; the real one is installed in the next step.)
@@ -58,6 +64,7 @@ RUN SECRET_KEY=collectstatic-only-not-a-secret \
     ALLOWED_HOSTS=localhost \
     python manage.py collectstatic --noinput
 
+    EMAIL_USE_TLS=true \
 USER app:app
 
 EXPOSE 8000

@@ -44,6 +44,7 @@ deploy-check: $(VENV)/.dev-installed
 	ALLOWED_HOSTS=support.example.org \
 	DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres \
 	REDIS_URL=redis://127.0.0.1:6379/0 \
+	EMAIL_USE_TLS=true \
 	$(BIN)/python manage.py check --deploy --fail-level WARNING
 
 pytest: $(VENV)/.dev-installed

@@ -1,10 +1,12 @@
 """Parses one untrusted file in a separate, limited process; prints a JSON verdict on stdout.
 
-    python -m evidence.probe --kind image|video|document --out DIR [limits] PATH
+    python -m evidence.probe --kind image|video|document --out DIR [limits] PATH|-
 
-Run by evidence.sandbox with a wall-clock timeout. It sets its own CPU and memory limits before
-touching the file, so a crafted file can exhaust only this short-lived process, never a web or
-worker process. No Django here: it starts fast and holds no secrets.
+Run by evidence.sandbox inside its sandbox (bubblewrap: no network, another uid, a read-only view,
+seccomp; see that module) with a wall-clock timeout, the file on standard input ("-"): the sandbox
+uid could not open the caller's private file by name. It also sets its own CPU and memory limits
+before touching the file, so a crafted file can exhaust only this short-lived process, never a web
+or worker process. No Django here: it starts fast and holds no secrets.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ import resource
 import sys
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
+
+Source = IO[bytes]
 
 
 def _limit(memory_mb: int, cpu_s: int) -> None:
@@ -53,7 +57,13 @@ def _previews(image: Any, out: Path, stem: str = "preview") -> dict[str, str]:
     return {"preview": preview.name, "preview_blurred": blurred_path.name}
 
 
-def probe_image(path: Path, out: Path, max_pixels: int, max_frames: int) -> dict[str, Any]:
+def _rewound(source: Source) -> Source:
+    """Each reader starts at the first byte: the same open file serves every pass."""
+    source.seek(0)
+    return source
+
+
+def probe_image(path: Source, out: Path, max_pixels: int, max_frames: int) -> dict[str, Any]:
     from PIL import Image, ImageOps
 
     try:
@@ -67,7 +77,7 @@ def probe_image(path: Path, out: Path, max_pixels: int, max_frames: int) -> dict
     Image.MAX_IMAGE_PIXELS = max_pixels
     warnings.simplefilter("error", Image.DecompressionBombWarning)
     try:
-        with Image.open(path) as img:
+        with Image.open(_rewound(path)) as img:
             width, height = img.size
             if width * height > max_pixels:
                 _fail(f"The image is too large: {width}×{height} pixels (at most {max_pixels:,} pixels).")
@@ -94,11 +104,11 @@ def probe_image(path: Path, out: Path, max_pixels: int, max_frames: int) -> dict
     return {"ok": True, "width": width, "height": height, "frames": frames, "fingerprints": fingerprints, "previews": previews}
 
 
-def probe_video(path: Path, out: Path, max_pixels: int, max_frames: int, max_duration: float, full: bool) -> dict[str, Any]:
+def probe_video(path: Source, out: Path, max_pixels: int, max_frames: int, max_duration: float, full: bool) -> dict[str, Any]:
     import av
 
     try:
-        with av.open(str(path), metadata_errors="ignore") as container:
+        with av.open(_rewound(path), mode="r", metadata_errors="ignore") as container:
             streams = container.streams.video
             if not streams:
                 _fail("The file holds no video stream.")
@@ -131,13 +141,13 @@ def probe_video(path: Path, out: Path, max_pixels: int, max_frames: int, max_dur
     return result
 
 
-def _video_fingerprints_and_sheet(path: Path, out: Path, max_frames: int, max_duration: float) -> dict[str, Any]:
+def _video_fingerprints_and_sheet(path: Source, out: Path, max_frames: int, max_duration: float) -> dict[str, Any]:
     from PIL import Image
 
     from hashing.video import fingerprint_video
 
     try:
-        result = fingerprint_video(str(path), max_duration_s=max_duration, max_frames=max_frames)
+        result = fingerprint_video(_rewound(path), max_duration_s=max_duration, max_frames=max_frames)
     except Exception as exc:  # noqa: BLE001 - any decoder failure is a refusal of this file
         _fail(f"The video could not be fingerprinted ({type(exc).__name__}: {str(exc)[:200]}).")
     thumbs = _sample_frames(path, 9)
@@ -148,11 +158,11 @@ def _video_fingerprints_and_sheet(path: Path, out: Path, max_frames: int, max_du
     return {"md5": result.md5, "fingerprints": _fp_dicts(result.fingerprints), "previews": _previews(sheet, out, "sheet")}
 
 
-def _sample_frames(path: Path, count: int) -> list[Any]:
+def _sample_frames(path: Source, count: int) -> list[Any]:
     import av
 
     frames = []
-    with av.open(str(path)) as container:
+    with av.open(_rewound(path), mode="r") as container:
         stream = container.streams.video[0]
         total = float(container.duration / av.time_base) if container.duration else 0
         for i in range(count):
@@ -166,12 +176,11 @@ def _sample_frames(path: Path, count: int) -> list[Any]:
     return frames
 
 
-def probe_document(path: Path) -> dict[str, Any]:
-    size = path.stat().st_size
-    with path.open("rb") as fh:
-        head = fh.read(8)
-        fh.seek(max(0, size - 2048))
-        tail = fh.read()
+def probe_document(fh: Source) -> dict[str, Any]:
+    size = fh.seek(0, 2)
+    head = _rewound(fh).read(8)
+    fh.seek(max(0, size - 2048))
+    tail = fh.read()
     if not head.startswith(b"%PDF-") or b"%%EOF" not in tail:
         _fail("The PDF is damaged or incomplete.")
     return {"ok": True}
@@ -187,10 +196,11 @@ def main() -> None:
     parser.add_argument("--memory-mb", type=int, default=2048)
     parser.add_argument("--cpu-seconds", type=int, default=120)
     parser.add_argument("--full", action="store_true", help="video: fingerprints and contact sheet too")
-    parser.add_argument("path")
+    parser.add_argument("path", help='the file, or "-" for standard input')
     args = parser.parse_args()
     _limit(args.memory_mb, args.cpu_seconds)
-    path, out = Path(args.path), Path(args.out)
+    out = Path(args.out)
+    path: Source = open(0, "rb", closefd=False) if args.path == "-" else Path(args.path).open("rb")  # noqa: SIM115
     try:
         if args.kind == "image":
             result = probe_image(path, out, args.max_pixels, args.max_frames)

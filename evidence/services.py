@@ -457,7 +457,10 @@ def capture_run(capture_id: int) -> bool:
     """Fetches one URL, stores the response as a WARC and every image or video it holds as evidence.
 
     Runs in a worker. Claims the row first so two workers never capture the same URL; a failure
-    is recorded on the row, never lost.
+    is recorded on the row, never lost. Each fetched file is deleted as soon as it is stored
+    (encrypted), so at most one plaintext copy of the material sits on the worker's disk at a time;
+    and a capture fetches at most CAPTURE_MAX_TOTAL_MB in all: the media left when the budget runs
+    out are skipped, and the row says the capture was cut short and how many were skipped.
     """
     from core import http
     from evidence.capture import extract_media_urls, warc_records
@@ -471,12 +474,14 @@ def capture_run(capture_id: int) -> bool:
     if not claimed or row is None:
         return False
     limits = settings.EVIDENCE_LIMITS
+    budget = int(settings.CAPTURE_MAX_TOTAL_MB) * 1024 * 1024
     captured_at = timezone.now()
     try:
-        response = http.request("GET", row.url, max_bytes=int(limits["max_image_bytes"]), timeout=20)
+        response = http.request("GET", row.url, max_bytes=min(int(limits["max_image_bytes"]), budget), timeout=20)
     except http.OutboundError as exc:
         _capture_finish(row, CaptureStatus.FAILED, error=str(exc)[:500])
         return False
+    used = len(response.body)
     with tempfile.TemporaryDirectory(prefix="capture-") as work:
         work_dir = Path(work)
         warc_path = work_dir / "page.warc.gz"
@@ -484,11 +489,14 @@ def capture_run(capture_id: int) -> bool:
             warc_records(row.url, response.status, list(response.headers.items()), response.body, captured_at=captured_at,
                          ip_address=response.remote_address or None)
         )  # fmt: skip
-        evidence_add(
-            case=row.case, incoming=IncomingFile(path=warc_path, name="page.warc.gz"), acting_user=row.requested_by,
-            source_url=row.url, captured_at=captured_at, reuse_duplicate=True, system_archive=True,
-            description=f"HTTP {response.status} capture of the page",
-        )  # fmt: skip
+        try:
+            evidence_add(
+                case=row.case, incoming=IncomingFile(path=warc_path, name="page.warc.gz"), acting_user=row.requested_by,
+                source_url=row.url, captured_at=captured_at, reuse_duplicate=True, system_archive=True,
+                description=f"HTTP {response.status} capture of the page",
+            )  # fmt: skip
+        finally:
+            warc_path.unlink(missing_ok=True)
         content_type = response.headers.get("Content-Type", "")
         if content_type.split(";")[0].strip().startswith(("image/", "video/")):
             media = [(row.url, response.body)]
@@ -496,15 +504,27 @@ def capture_run(capture_id: int) -> bool:
             media = []
             for ref in extract_media_urls(response.body, response.url, content_type)[:50]:
                 media.append((ref.url, b""))
-        found, stored = len(media), 0
+        found, stored, skipped = len(media), 0, 0
         problems: list[str] = []
         for index, (url, body) in enumerate(media):
+            remaining = budget - used
+            if remaining <= 0:
+                skipped = found - index
+                break
             path = work_dir / f"media-{index}"
             try:
                 if body:
-                    path.write_bytes(body)
+                    path.write_bytes(body)  # the page itself is the media, already counted
                 else:
-                    got = http.stream_to_file(url, path, max_bytes=int(limits["max_video_bytes"]), timeout=20)
+                    per_file = int(limits["max_video_bytes"])
+                    try:
+                        got = http.stream_to_file(url, path, max_bytes=min(per_file, remaining), timeout=20)
+                    except http.ResponseTooLarge:
+                        if remaining >= per_file:
+                            raise  # too large for any capture, not for what is left of this one
+                        skipped = found - index
+                        break
+                    used += path.stat().st_size if path.exists() else 0
                     if got.status != 200:
                         problems.append(f"{url[:100]}: HTTP {got.status}")
                         continue
@@ -515,12 +535,18 @@ def capture_run(capture_id: int) -> bool:
                 stored += 1
             except (http.OutboundError, ServiceError) as exc:
                 problems.append(f"{url[:100]}: {getattr(exc, 'message', str(exc))[:150]}")
+            finally:
+                # Stored (encrypted) or refused, the plaintext copy goes now, not when the capture ends.
+                path.unlink(missing_ok=True)
     _capture_finish(
         row,
         CaptureStatus.DONE,
         http_status=response.status,
         media_found=found,
         media_stored=stored,
+        bytes_fetched=used,
+        cut_short=skipped > 0,
+        media_skipped=skipped,
         error="; ".join(problems)[:500],
     )
     return True
@@ -533,5 +559,5 @@ def _capture_finish(row: Any, status: str, **fields: Any) -> None:
         CaptureRequest.objects.filter(pk=row.pk).update(status=status, finished_at=timezone.now(), **fields)
         audit.record(
             "evidence.capture_done" if status == "done" else "evidence.capture_failed", actor=None, obj=row.case,
-            details={"capture": row.pk, "media_stored": fields.get("media_stored", 0)},
+            details={"capture": row.pk, "media_stored": fields.get("media_stored", 0), "cut_short": fields.get("cut_short", False)},
         )  # fmt: skip

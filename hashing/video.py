@@ -19,7 +19,7 @@ import math
 import os
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Final
+from typing import IO, Final
 
 import av
 import av.error
@@ -55,9 +55,17 @@ class VideoFingerprints:
     fingerprints: tuple[Fingerprint, ...]  # four per sampled frame, ordered by frame_ms
 
 
-def file_md5(path: str | os.PathLike[str]) -> str:
-    """MD5 of a file, read in 1 MiB chunks (videos can be gigabytes)."""
+def file_md5(path: str | os.PathLike[str] | IO[bytes]) -> str:
+    """MD5 of a file, read in 1 MiB chunks (videos can be gigabytes). An open binary file is read
+    from its start and left where it was: a demuxer may be reading the same file."""
     digest = hashlib.md5(usedforsecurity=False)
+    if not isinstance(path, str | os.PathLike):
+        position = path.tell()
+        path.seek(0)
+        while chunk := path.read(_MD5_CHUNK):
+            digest.update(chunk)
+        path.seek(position)
+        return digest.hexdigest()
     with open(path, "rb") as fh:
         while chunk := fh.read(_MD5_CHUNK):
             digest.update(chunk)
@@ -103,7 +111,7 @@ def _frame_luma(frame: VideoFrame, sample_aspect: Fraction | None, reformatter: 
 
 
 def fingerprint_video(
-    path: str | os.PathLike[str],
+    path: str | os.PathLike[str] | IO[bytes],
     *,
     max_duration_s: float,
     max_frames: int,
@@ -111,7 +119,8 @@ def fingerprint_video(
     scene_threshold: float = SCENE_THRESHOLD,
     max_frame_pixels: int = MAX_FRAME_PIXELS,
 ) -> VideoFingerprints:
-    """MD5 and per-frame fingerprints of an untrusted video file.
+    """MD5 and per-frame fingerprints of an untrusted video file (a path, or an open binary file:
+    the sandboxed probe gets its file as a descriptor, never by name).
 
     Raises VideoTooLong when the declared or the actual duration exceeds max_duration_s or the
     stream has more than max_frames frames, VideoTooLarge for frames above max_frame_pixels, and
@@ -122,7 +131,11 @@ def fingerprint_video(
     if frame_interval_s <= 0:
         raise ValueError("frame_interval_s must be positive")
     try:
-        container = av.open(os.fspath(path), metadata_errors="ignore")
+        if isinstance(path, str | os.PathLike):
+            container = av.open(os.fspath(path), metadata_errors="ignore")
+        else:
+            path.seek(0)
+            container = av.open(path, mode="r", metadata_errors="ignore")
     except (FileNotFoundError, PermissionError, IsADirectoryError):
         raise  # our caller's mistake, not the file's
     except (av.error.FFmpegError, ValueError, UnicodeDecodeError) as exc:

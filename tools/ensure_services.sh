@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Make sure the real servers the tests use are running: PostgreSQL, Redis, and Debian's Chromium.
+# Make sure the real servers the tests use are running: PostgreSQL, Redis, and Debian's Chromium;
+# and that bubblewrap, the media probe's sandbox, is installed.
 # Starts them when installed; installs them with apt-get when missing and running as root.
 set -euo pipefail
 
@@ -48,6 +49,13 @@ if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
   for _ in $(seq 1 30); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 0.5; done
 fi
 redis-cli -h 127.0.0.1 -p 6379 ping
+
+# bubblewrap: the media probe's sandbox (evidence/sandbox.py) --------------------------------
+if ! command -v bwrap >/dev/null 2>&1; then
+  echo "Installing bubblewrap..."
+  apt_install bubblewrap
+fi
+bwrap --version
 
 # Chromium for the browser tests -------------------------------------------------------------
 if [ ! -x /usr/bin/chromium ]; then

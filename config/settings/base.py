@@ -123,6 +123,19 @@ EVIDENCE_LIMITS = {
 }
 # Uploads stream to temporary files (never memory) and stop at the largest allowed size.
 FILE_UPLOAD_HANDLERS = ["core.uploads.HashingUploadHandler"]
+# The media probe runs in a bubblewrap sandbox (evidence/sandbox.py; docs/evidence.md, "The probe's
+# sandbox"). required: refuse files when the sandbox cannot run here (production's default); auto:
+# fall back to the plain limited process with a warning (local, demo, tests); off: never isolate.
+EVIDENCE_PROBE_ISOLATION = env_str("EVIDENCE_PROBE_ISOLATION", "auto").lower()
+if EVIDENCE_PROBE_ISOLATION not in ("required", "auto", "off"):
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured("EVIDENCE_PROBE_ISOLATION must be required, auto or off.")
+# The uid (and gid) the probe runs as when the web or worker process is root; 65534 is "nobody".
+EVIDENCE_PROBE_UID = env_int("EVIDENCE_PROBE_UID", 65534)
+# A URL capture fetches at most this many MiB in all (page and media); the media left when it runs
+# out are skipped and the capture says it was cut short (evidence/services.py, capture_run).
+CAPTURE_MAX_TOTAL_MB = env_int("CAPTURE_MAX_TOTAL_MB", 500)
 UPLOAD_MAX_BYTES = max(
     EVIDENCE_LIMITS["max_image_bytes"], EVIDENCE_LIMITS["max_video_bytes"], EVIDENCE_LIMITS["max_document_bytes"]
 )
@@ -324,6 +337,7 @@ INTAKE_API_POW_ABOVE = env_int("INTAKE_API_POW_ABOVE", 600)
 # The centre (code) that sees public reports nobody routed yet; empty: the central centre.
 INTAKE_TRIAGE_CENTRE = env_str("INTAKE_TRIAGE_CENTRE", "")
 # E-mail the assigned caseworker when a reporter writes (never the message itself).
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
 INTAKE_MESSAGE_EMAIL = env_bool("INTAKE_MESSAGE_EMAIL", True)
 # This site's address for links in e-mails (https://cases.example.org); empty: the first ALLOWED_HOSTS.
 SITE_URL = env_str("SITE_URL", "")

@@ -17,6 +17,7 @@ GOOD = {
     "ALLOWED_HOSTS": "support.example.org",
     "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/postgres",
     "REDIS_URL": "redis://127.0.0.1:6379/0",
+    "EMAIL_USE_TLS": "true",
     "PATH": os.environ.get("PATH", ""),
 }
 

@@ -1,0 +1,90 @@
+"""Threat: production quietly runs with a weaker setting than intended: mail (invitations, sign-in
+links, notices about victims' cases) sent to the SMTP server in clear text; an HTTP client library
+with known flaws (urllib3 before 2.6: CVE-2025-66418, unbounded decompression chains, and
+CVE-2025-66471, streamed decompression bombs); the media probe parsing files unisolated.
+
+Control: config/settings/production.py refuses to start, naming the variable, unless exactly one
+of EMAIL_USE_TLS and EMAIL_USE_SSL is true, and defaults EVIDENCE_PROBE_ISOLATION to required;
+pyproject.toml pins urllib3>=2.6 and the installed one is at least that.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tomllib
+from importlib import metadata
+from pathlib import Path
+
+from packaging.requirements import Requirement
+from packaging.version import Version
+
+ROOT = Path(__file__).resolve().parents[2]
+GOOD = {
+    "DJANGO_SETTINGS_MODULE": "config.settings.production",
+    "SECRET_KEY": "x" * 20 + "production-test-key-0123456789-abcdefghij",
+    "EVIDENCE_ENCRYPTION_KEY": "cHJvZHVjdGlvbi10ZXN0LWtleS0zMi1ieXRlcyEhISE=",
+    "ALLOWED_HOSTS": "support.example.org",
+    "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/postgres",
+    "REDIS_URL": "redis://127.0.0.1:6379/0",
+    "EMAIL_USE_TLS": "true",
+    "PATH": os.environ.get("PATH", ""),
+}
+
+
+def _shell(env: dict[str, str], code: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "manage.py", "shell", "--no-imports", "-c", code],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def _check(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_production_refuses_to_start_without_tls_for_mail() -> None:
+    env = {k: v for k, v in GOOD.items() if k != "EMAIL_USE_TLS"}
+    result = _check(env)
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert "EMAIL_USE_TLS" in result.stderr
+    assert "EMAIL_USE_SSL" in result.stderr
+    result = _check({**env, "EMAIL_USE_TLS": "false"})
+    assert result.returncode != 0 and "EMAIL_USE_TLS" in result.stderr
+
+
+def test_production_refuses_both_tls_modes_at_once() -> None:
+    result = _check({**GOOD, "EMAIL_USE_SSL": "true"})
+    assert result.returncode != 0
+    assert "cannot both be on" in result.stderr
+
+
+def test_production_starts_with_either_tls_mode() -> None:
+    code = "from django.conf import settings; print(settings.EMAIL_USE_TLS, settings.EMAIL_USE_SSL)"
+    result = _shell(GOOD, code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "False"]
+    env = {k: v for k, v in GOOD.items() if k != "EMAIL_USE_TLS"}
+    result = _shell({**env, "EMAIL_USE_SSL": "true"}, code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "True"]
+
+
+def test_production_requires_the_probe_sandbox_by_default() -> None:
+    result = _shell(GOOD, "from django.conf import settings; print(settings.EVIDENCE_PROBE_ISOLATION)")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "required"
+
+
+def test_urllib3_is_at_least_2_6_pinned_and_installed() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    (pin,) = [Requirement(d) for d in project["dependencies"] if Requirement(d).name == "urllib3"]
+    assert not pin.specifier.contains("2.5.0")
+    assert pin.specifier.contains("2.6.0")
+    assert Version(metadata.version("urllib3")) >= Version("2.6")
