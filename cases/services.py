@@ -248,9 +248,12 @@ def consent_record(*, case: Case, kind: str, granted: bool, method: str, acting_
     return record
 
 
-def consent_require(*, case: Case, kind: str, acting_user: User, override_reason: str = "") -> bool:
+def consent_require(*, case: Case, kind: str, acting_user: User, override_reason: str = "", stepped_up: bool = False) -> bool:
     """Refuses an action the victim has not consented to. Returns True when a supervisor overrode.
 
+    An override is a high-value action: stepped_up says the supervisor has just entered a fresh
+    code from their authenticator (core.twofactor.step_up; the sign-in code does not count, and
+    an API token, having no person behind it, never overrides).
     Call inside the action's transaction, so the override's audit event commits with the action.
     """
     if has_consent(case, kind):
@@ -267,6 +270,10 @@ def consent_require(*, case: Case, kind: str, acting_user: User, override_reason
         raise PermissionDenied(_("Only a supervisor may act without the victim's consent."))
     if len(reason) < 10:
         raise ServiceError(_("Explain the override in a full sentence."), field="override_reason")
+    if not stepped_up:
+        raise PermissionDenied(
+            _("Acting without the victim's consent needs a fresh code from your authenticator."), field="override_code"
+        )
     audit.record("consent.override", actor=acting_user, obj=case, details={"kind": kind, "reason": reason[:1000]})
     _event(case, EventKind.CONSENT_OVERRIDE, reason, acting_user, {"kind": kind})
     return True
@@ -281,6 +288,7 @@ def referral_create(
     organisation: str = "",
     note: str = "",
     override_reason: str = "",
+    stepped_up: bool = False,
 ) -> Referral:
     _require_case_role(acting_user)
     if kind not in ReferralKind.values:
@@ -288,7 +296,9 @@ def referral_create(
     overridden = False
     needed = REFERRAL_CONSENT.get(ReferralKind(kind))
     if needed:
-        overridden = consent_require(case=case, kind=needed, acting_user=acting_user, override_reason=override_reason)
+        overridden = consent_require(
+            case=case, kind=needed, acting_user=acting_user, override_reason=override_reason, stepped_up=stepped_up
+        )
     referral = Referral.objects.create(
         case=case,
         kind=kind,

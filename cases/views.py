@@ -24,6 +24,7 @@ from cases.forms import (
     StatusForm,
 )
 from cases.models import Case, Referral
+from core import twofactor
 from core.errors import NotFound, ServiceError
 from core.models import User
 from core.panels import case_panels
@@ -236,7 +237,9 @@ def case_referral(request: HttpRequest, pk: int) -> HttpResponse:
         request,
         pk,
         ReferralForm,
-        lambda case, d: services.referral_create(case=case, acting_user=_actor(request), **d),
+        lambda case, d: services.referral_create(
+            case=case, acting_user=_actor(request), **twofactor.override_fields(request, _actor(request), d)
+        ),
         _("Referral recorded."),
     )
 

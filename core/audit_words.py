@@ -32,6 +32,7 @@ ACTIONS: dict[str, Promise] = {
     "user.approve": _("Staff account approved"),
     "user.approval_required": _("Staff account waits for approval"),
     "api_token.issue": _("API token issued"),
+    "api_token.revoke": _("API token revoked"),
     "centre.create": _("Centre created"),
     # Cases and victims
     "case.create": _("Case opened"),

@@ -186,13 +186,80 @@ def two_factor_confirm(*, user: User, device: TOTPDevice) -> None:
 
 
 @transaction.atomic
-def api_token_issue(*, user: User, acting_user: User | None = None) -> str:
-    """Creates a token and returns its key. Only the key's hash is kept."""
+def api_token_issue(
+    *,
+    user: User,
+    acting_user: User | None = None,
+    scopes: list[str] | None = None,
+    name: str = "",
+    expires_days: int | None = None,
+) -> str:
+    """Creates a token for a service account and returns its key. Only the key's hash is kept.
+
+    Without scopes the token gets every scope the account's role allows (core.api.scopes);
+    it expires after expires_days (default API_TOKEN_TTL_DAYS). A person's account never gets
+    one: people sign in with a password and a code.
+    """
+    from core.api.scopes import SCOPES, role_scopes
+
     _require_admin(acting_user)
+    if not user.is_service_account:
+        raise ServiceError(_("Only service accounts get API tokens; people sign in with a password and a code."))
+    allowed = role_scopes(user.role)
+    if scopes:
+        unknown = sorted(set(scopes) - set(SCOPES))
+        if unknown:
+            raise ServiceError(_("Unknown scope: %(scopes)s.") % {"scopes": ", ".join(unknown)}, field="scopes")
+        outside = sorted(set(scopes) - allowed)
+        if outside:
+            raise ServiceError(
+                _("The role %(role)s does not allow: %(scopes)s.") % {"role": user.role, "scopes": ", ".join(outside)},
+                field="scopes",
+            )
+        chosen = sorted(set(scopes))
+    else:
+        chosen = sorted(allowed)
+    days = settings.API_TOKEN_TTL_DAYS if expires_days is None else expires_days
+    if days < 1:
+        raise ServiceError(_("A token lasts at least one day."), field="expires_days")
     key = secrets.token_urlsafe(32)
-    ApiToken.objects.create(user=user, key_hash=hash_token(key), prefix=key[:8])
-    audit.record("api_token.issue", actor=acting_user, obj=user, centre_id=user.centre_id, details={"prefix": key[:8]})
+    expires_at = timezone.now() + timedelta(days=days)
+    token = ApiToken.objects.create(
+        user=user,
+        key_hash=hash_token(key),
+        prefix=key[:8],
+        name=name.strip()[:100],
+        scopes=chosen,
+        expires_at=expires_at,
+    )
+    audit.record(
+        "api_token.issue",
+        actor=acting_user,
+        obj=user,
+        centre_id=user.centre_id,
+        details={"prefix": token.prefix, "name": token.name, "scopes": chosen, "expires": expires_at.date().isoformat()},
+    )
     return key
+
+
+@transaction.atomic
+def api_token_revoke(*, token: ApiToken, acting_user: User | None = None) -> ApiToken:
+    """Revokes one token; the account's other tokens keep working."""
+    _require_admin(acting_user)
+    token = ApiToken.objects.select_for_update().select_related("user").get(pk=token.pk)
+    if token.revoked_at is not None:
+        return token
+    token.revoked_at = timezone.now()
+    token.revoked_by = acting_user
+    token.save(update_fields=["revoked_at", "revoked_by"])
+    audit.record(
+        "api_token.revoke",
+        actor=acting_user,
+        obj=token.user,
+        centre_id=token.user.centre_id,
+        details={"prefix": token.prefix, "name": token.name},
+    )
+    return token
 
 
 def hash_token(key: str) -> str:

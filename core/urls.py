@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from core import ops_views, views
+from core import ops_views, token_views, views
 
 app_name = "core"
 
@@ -37,6 +37,7 @@ urlpatterns = [
     # Supervisors approve case-role accounts of their centre (core/accounts.py).
     path("staff/approvals/", views.approvals_view, name="approvals"),
     path("staff/approvals/<int:pk>/approve/", views.user_approve_view, name="user_approve"),
+    path("staff/tokens/<int:pk>/revoke/", token_views.api_token_revoke_view, name="api_token_revoke"),
     # Failed work for administrators (core/ops.py).
     path("ops/failed/", ops_views.failed_work_view, name="failed_work"),
     path("ops/failed/task/<int:pk>/retry/", ops_views.task_retry_view, name="task_retry"),

@@ -422,7 +422,13 @@ def users_view(request: HttpRequest) -> HttpResponse:
             )
             return redirect("core:users")
     users = User.objects.select_related("centre").order_by("centre__name", "username")
-    return render(request, "core/users.html", {"form": form, "rows": _account_rows(users)})
+    from core.token_views import service_accounts_with_tokens
+
+    return render(
+        request,
+        "core/users.html",
+        {"form": form, "rows": _account_rows(users), "service_tokens": service_accounts_with_tokens()},
+    )
 
 
 @require_POST

@@ -24,3 +24,10 @@ class ApproveForm(forms.Form):
     override_reason = forms.CharField(
         label=_("Supervisor override: why send without the victim's consent?"), required=False, max_length=1000
     )
+    override_code = forms.RegexField(
+        label=_("Fresh authenticator code (for an override)"),
+        regex=r"^\s*\d{6}\s*$",
+        required=False,
+        help_text=_("Acting without consent asks for a new code; the one you signed in with does not count."),
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+    )

@@ -422,7 +422,9 @@ def _lock_keys(keys: Iterable[str]) -> None:
             cursor.execute("SELECT count(pg_advisory_xact_lock(hashtextextended(k, 7))) FROM unnest(%s::text[]) AS k", [keys])
 
 
-def takedown_approve(*, requests: list[TakedownRequest], acting_user: User, override_reason: str = "") -> list[TakedownRequest]:
+def takedown_approve(
+    *, requests: list[TakedownRequest], acting_user: User, override_reason: str = "", stepped_up: bool = False
+) -> list[TakedownRequest]:
     """A person approves drafts (one or many): each gets its notice written to the outbox, except
     a draft whose page another request (any case, any centre) is already working on: that one
     follows it (duplicate_of, same status) and sends nothing. Nothing else is approved."""
@@ -435,8 +437,9 @@ def takedown_approve(*, requests: list[TakedownRequest], acting_user: User, over
         for request in requests:
             if request.case_id not in overridden:
                 overridden[request.case_id] = consent_require(
-                    case=request.case, kind=ConsentKind.TAKEDOWN, acting_user=acting_user, override_reason=override_reason
-                )
+                    case=request.case, kind=ConsentKind.TAKEDOWN, acting_user=acting_user, override_reason=override_reason,
+                    stepped_up=stepped_up,
+                )  # fmt: skip
         locked = list(
             TakedownRequest.objects.select_for_update(of=("self",))
             .filter(pk__in=[r.pk for r in requests])
@@ -510,7 +513,13 @@ def takedown_approve(*, requests: list[TakedownRequest], acting_user: User, over
 
 
 def takedown_send_selected(
-    *, case: Case, ids: Iterable[Any] = (), all_drafts: bool = False, acting_user: User, override_reason: str = ""
+    *,
+    case: Case,
+    ids: Iterable[Any] = (),
+    all_drafts: bool = False,
+    acting_user: User,
+    override_reason: str = "",
+    stepped_up: bool = False,
 ) -> list[TakedownRequest]:
     """Approves exactly the chosen drafts of one case, or (all_drafts) every draft of it that has a
     platform. Nothing chosen is an error that says so, never "everything"; an id that is not a
@@ -519,7 +528,7 @@ def takedown_send_selected(
         chosen = list(TakedownRequest.objects.filter(case=case, status=RequestStatus.DRAFT, platform__isnull=False))
         if not chosen:
             return []
-        return takedown_approve(requests=chosen, acting_user=acting_user, override_reason=override_reason)
+        return takedown_approve(requests=chosen, acting_user=acting_user, override_reason=override_reason, stepped_up=stepped_up)
     try:
         wanted = {int(i) for i in ids}
     except (TypeError, ValueError) as exc:
@@ -540,7 +549,7 @@ def takedown_send_selected(
             _("Only drafts are approved; these are not drafts any more: %(ids)s. Nothing was approved.")
             % {"ids": ", ".join(f"#{i}" for i in sent[:20])}
         )
-    return takedown_approve(requests=chosen, acting_user=acting_user, override_reason=override_reason)
+    return takedown_approve(requests=chosen, acting_user=acting_user, override_reason=override_reason, stepped_up=stepped_up)
 
 
 # What a follower shows of its leader (docs/takedowns.md, "Duplicates"): the status and the times

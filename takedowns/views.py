@@ -18,7 +18,7 @@ from django.views.decorators.http import require_POST
 
 from cases.selectors import cases_visible_to
 from cases.views import case_or_404
-from core import audit
+from core import audit, twofactor
 from core.errors import NotFound, ServiceError
 from core.models import User
 from core.roles import CASE_ROLES, Role
@@ -119,7 +119,7 @@ def approve(request: HttpRequest, case_pk: int) -> HttpResponse:
             case=case,
             ids=[i for i in request.POST.getlist("requests") if i.isdigit()],
             acting_user=_actor(request),
-            override_reason=form.cleaned_data.get("override_reason") or "",
+            **twofactor.override_fields(request, _actor(request), form.cleaned_data),
         )
     except ServiceError as exc:
         if _wants_json(request):
@@ -158,8 +158,7 @@ def approve_all(request: HttpRequest, case_pk: int) -> HttpResponse:
         elif count:
             try:
                 approved = services.takedown_send_selected(
-                    case=case, all_drafts=True, acting_user=_actor(request),
-                    override_reason=form.cleaned_data.get("override_reason") or "",
+                    case=case, all_drafts=True, acting_user=_actor(request), **twofactor.override_fields(request, _actor(request), form.cleaned_data)
                 )  # fmt: skip
             except ServiceError as exc:
                 messages.error(request, exc.message)

@@ -48,9 +48,15 @@ def client_for():
 
 @pytest.fixture
 def api_for():
+    """An API client acting as the user: a service account by its token; a person by a browser
+    session that passed TOTP (people hold no tokens), so the caller's identity is the user's own."""
+
     def make(user: factories.User) -> APIClient:
         client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Token {factories.issue_token(user)}")
+        if user.is_service_account:
+            client.credentials(HTTP_AUTHORIZATION=f"Token {factories.issue_token(user)}")
+        else:
+            factories.login_verified(client, user)
         return client
 
     return make

@@ -186,6 +186,8 @@ class IntakeReportsApi(APIView):
     `Link: <...>; rel="next"` header while more remain (docs/intake.md, "API").
     """
 
+    token_scope = "intake:read"
+
     pagination_class = None  # the list is paged by the cursor below, never wrapped in an object
 
     @extend_schema(
@@ -221,6 +223,8 @@ class IntakeReportsApi(APIView):
 
 
 class IntakeReportDetailApi(APIView):
+    token_scope = "intake:read"
+
     @extend_schema(responses=ReportOutput)
     def get(self, request: Request, pk: str) -> Response:
         report = _report(request, pk)
@@ -230,6 +234,8 @@ class IntakeReportDetailApi(APIView):
 
 
 class IntakeReportMessageApi(APIView):
+    token_scope = "intake:write"
+
     @extend_schema(request=StaffTextInput, responses={201: MessageOutput})
     def post(self, request: Request, pk: str) -> Response:
         report = _report(request, pk)
@@ -240,6 +246,8 @@ class IntakeReportMessageApi(APIView):
 
 
 class IntakeReportCaseApi(APIView):
+    token_scope = "intake:write"
+
     @extend_schema(request=OpenCaseInput, responses={201: OpenApiTypes.OBJECT, 409: OpenApiTypes.OBJECT})
     def post(self, request: Request, pk: str) -> Response:
         report = _report(request, pk)
@@ -255,6 +263,8 @@ class IntakeReportCaseApi(APIView):
 
 
 class IntakeReportRouteApi(APIView):
+    token_scope = "intake:write"
+
     @extend_schema(request=RouteInput, responses=ReportOutput)
     def post(self, request: Request, pk: str) -> Response:
         report = _report(request, pk)

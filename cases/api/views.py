@@ -109,6 +109,8 @@ class ConsentRecordInput(serializers.Serializer):
 
 
 class CaseListCreateApi(ListAPIView):
+    token_scope = {"GET": "cases:read", "POST": "cases:write"}
+
     serializer_class = CaseListOutput
 
     def get_queryset(self) -> Any:
@@ -135,6 +137,8 @@ class CaseListCreateApi(ListAPIView):
 
 
 class CaseDetailApi(APIView):
+    token_scope = {"GET": "cases:read", "PATCH": "cases:write"}
+
     @extend_schema(responses=CaseOutput)
     def get(self, request: Request, pk: str) -> Response:
         case = selectors.case_get(user=request.user, pk=pk)
@@ -158,6 +162,8 @@ class CaseDetailApi(APIView):
 
 
 class CaseConsentApi(APIView):
+    token_scope = "cases:write"
+
     @extend_schema(request=ConsentRecordInput, responses=CaseOutput)
     def post(self, request: Request, pk: str) -> Response:
         case = selectors.case_get(user=request.user, pk=pk)

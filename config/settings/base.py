@@ -43,6 +43,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    # After authentication: ends sessions older than SESSION_ABSOLUTE_TIMEOUT since sign-in.
+    "core.middleware.SessionLifetimeMiddleware",
     "core.middleware.SecurityHeadersMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -166,6 +168,9 @@ CSRF_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+# Besides the idle limit above: a session ends this long after sign-in however active it is
+# (core.middleware.SessionLifetimeMiddleware). Seconds; default 12 hours.
+SESSION_ABSOLUTE_TIMEOUT = env_int("SESSION_ABSOLUTE_TIMEOUT", 12 * 60 * 60)
 
 # Two-factor: django-otp throttles failed codes with exponential back-off per device.
 OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "Victim Support Centre")
@@ -187,7 +192,14 @@ REST_FRAMEWORK = {
         "core.api.auth.VerifiedSessionAuthentication",
     ],
     # PartnerScope: a partner token reaches only views marked partner_allowed (the hash list).
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated", "core.api.permissions.PartnerScope"],
+# API tokens expire this many days after issue unless issued with another --expires-days.
+API_TOKEN_TTL_DAYS = env_int("API_TOKEN_TTL_DAYS", 90)
+    # TokenScope: a token reaches only views whose token_scope it holds (core/api/scopes.py).
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "core.api.permissions.PartnerScope",
+        "core.api.permissions.TokenScope",
+    ],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
         "rest_framework.parsers.JSONParser",

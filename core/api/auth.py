@@ -5,8 +5,10 @@ There is deliberately no Basic or password authentication: a password alone open
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
@@ -35,8 +37,18 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
         )
         if token is None:
             raise exceptions.AuthenticationFailed("The token is not valid.")
-        # Touch at most once a minute, so reads do not turn into a write each.
+        # Only machine clients hold tokens. A person's account signs in with a password and a
+        # code; a token left over from before this rule (or made by hand) opens nothing.
+        if not token.user.is_service_account:
+            raise exceptions.AuthenticationFailed("This token belongs to a person's account; only service accounts use tokens.")
         now = timezone.now()
+        # Tokens made before expiry existed count from their creation.
+        expires_at = token.expires_at or token.created_at + timedelta(days=settings.API_TOKEN_TTL_DAYS)
+        if expires_at <= now:
+            raise exceptions.AuthenticationFailed(
+                f"This token expired on {expires_at:%Y-%m-%d}. Ask an administrator for a new one (manage.py issue_api_token)."
+            )
+        # Touch at most once a minute, so reads do not turn into a write each.
         if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
             ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
         return token.user, token

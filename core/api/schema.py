@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
 
@@ -16,7 +17,7 @@ class ApiTokenScheme(OpenApiAuthenticationExtension):
             "type": "apiKey",
             "in": "header",
             "name": "Authorization",
-            "description": 'Service-account token: "Token <key>" (manage.py issue_api_token).',
+            "description": 'Service-account token: "Token <key>" (manage.py issue_api_token); each token has scopes and an expiry.',
         }
 
 
@@ -28,6 +29,6 @@ class VerifiedSessionScheme(OpenApiAuthenticationExtension):
         return {
             "type": "apiKey",
             "in": "cookie",
-            "name": "sessionid",
+            "name": settings.SESSION_COOKIE_NAME,
             "description": "A browser session that has passed the password and the TOTP code.",
         }

@@ -59,6 +59,8 @@ def _too_large() -> Response:
 
 
 class CaseEvidenceApi(APIView):
+    token_scope = {"GET": "evidence:read", "POST": "evidence:write"}
+
     parser_classes = [MultiPartParser]
 
     @extend_schema(responses=EvidenceOutput(many=True))
@@ -98,6 +100,8 @@ class CaseEvidenceApi(APIView):
 
 
 class EvidenceDetailApi(APIView):
+    token_scope = {"GET": "evidence:read", "PUT": "evidence:write", "PATCH": "evidence:write", "DELETE": "evidence:write"}
+
     @extend_schema(responses=EvidenceOutput)
     def get(self, request: Request, pk: str) -> Response:
         evidence = selectors.evidence_get(user=request.user, pk=pk)

@@ -18,7 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.api.permissions import PartnerScope
+from core.api.permissions import PartnerScope, TokenScope
 from core.roles import Role
 from takedowns import hashlist
 from takedowns.models import FeedbackVerdict
@@ -36,8 +36,10 @@ class HashListAccess(BasePermission):
 
 
 class HashListView(APIView):
+    token_scope = "hashlist"
+
     partner_allowed = True
-    permission_classes = [IsAuthenticated, PartnerScope, HashListAccess]
+    permission_classes = [IsAuthenticated, PartnerScope, TokenScope, HashListAccess]
 
 
 class PageInput(serializers.Serializer):

@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from cases.selectors import case_get
+from core import twofactor
 from core.errors import NotFound, PermissionDenied
 from core.roles import Role
 from takedowns import selectors, services
@@ -60,6 +61,8 @@ class PlatformOutput(serializers.Serializer):
 
 
 class PlatformsApi(APIView):
+    token_scope = {"GET": "platforms:read", "POST": "platforms:write"}
+
     @extend_schema(responses=PlatformOutput(many=True))
     def get(self, request: Request) -> Response:
         if getattr(request.user, "role", None) == Role.PARTNER:
@@ -149,6 +152,8 @@ class TakedownsApi(APIView):
         created = services.takedown_create(
             case=case,
             url=data.validated_data["url"],
+    token_scope = {"GET": "takedowns:read", "POST": "takedowns:write"}
+
             acting_user=request.user,  # type: ignore[arg-type]
             evidence_ids=data.validated_data["evidence"],
         )
@@ -177,16 +182,33 @@ class TakedownDetailApi(APIView):
 class SendInput(serializers.Serializer):
     override_reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=1000)
 
+    token_scope = "takedowns:read"
+
 
 class TakedownSendApi(APIView):
     @extend_schema(request=SendInput, responses={202: TakedownOutput})
     def post(self, request: Request, pk: str) -> Response:
         takedown = _get(request, pk)
+def _stepped_up(request: Request, data: dict[str, Any]) -> bool:
+    """A consent override needs a fresh authenticator code (core.twofactor.step_up). Only a
+    person in a verified browser session has one; an API token (a machine) never overrides."""
+    if request.auth is not None or not data.get("override_reason", "").strip():
+        return False
+    return twofactor.step_up(request._request, request.user, data.get("code") or "")  # type: ignore[arg-type]
+
+
         data = SendInput(data=request.data)
         data.is_valid(raise_exception=True)
+    code = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=12,
+        help_text="With override_reason: a fresh code from the supervisor's authenticator (browser sessions only; "
+        "a token never overrides consent).",
+    )  # fmt: skip
         if takedown.status != "draft":
             return Response(
                 {"detail": f"The request is already {takedown.status}; only drafts are sent."}, status=status.HTTP_409_CONFLICT
+    token_scope = "takedowns:write"
+
             )
         services.takedown_approve(
             requests=[takedown],
@@ -200,6 +222,7 @@ class TakedownSendApi(APIView):
 class CaseSendInput(serializers.Serializer):
     ids = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, max_length=5000)
     all = serializers.BooleanField(required=False, default=False)
+            stepped_up=_stepped_up(request, data.validated_data),
     override_reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=1000)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -209,6 +232,11 @@ class CaseSendInput(serializers.Serializer):
             )
         return attrs
 
+    code = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=12,
+        help_text="With override_reason: a fresh code from the supervisor's authenticator (browser sessions only; "
+        "a token never overrides consent).",
+    )  # fmt: skip
 
 class CaseSendOutput(serializers.Serializer):
     queued = serializers.IntegerField()
@@ -226,6 +254,8 @@ class CaseTakedownsSendApi(APIView):
         approved = services.takedown_send_selected(
             case=case,
             ids=data.validated_data.get("ids") or (),
+    token_scope = "takedowns:write"
+
             all_drafts=data.validated_data["all"],
             acting_user=request.user,  # type: ignore[arg-type]
             override_reason=data.validated_data["override_reason"],
@@ -237,11 +267,14 @@ class CaseTakedownsSendApi(APIView):
 class TakedownRecheckApi(APIView):
     @extend_schema(request=None, responses={202: TakedownOutput})
     def post(self, request: Request, pk: str) -> Response:
+            stepped_up=_stepped_up(request, data.validated_data),
         takedown = _get(request, pk)
         if takedown.sent_at is None:
             return Response({"detail": "Only a sent request can be re-checked."}, status=status.HTTP_409_CONFLICT)
         services.recheck_now(request=takedown, acting_user=request.user)  # type: ignore[arg-type]
         return Response(TakedownOutput(takedown).data, status=status.HTTP_202_ACCEPTED)
+
+    token_scope = "takedowns:write"
 
 
 __all__ = ["NotFound"]
@@ -268,6 +301,8 @@ class MatchApi(APIView):
         from core.uploads import uploaded_path
         from evidence.validation import Refused
         from takedowns.matching import match_file
+
+    token_scope = "match"
 
         if getattr(request.user, "role", None) not in ("caseworker", "supervisor"):
             raise PermissionDenied("Only caseworkers and supervisors search for matches.")
@@ -308,6 +343,8 @@ class CompliancePlatformsApi(APIView):
         if getattr(request.user, "role", None) not in ("analyst", "supervisor", "admin"):
             raise PermissionDenied("Compliance figures are for analysts, supervisors and admins.")
         query = ComplianceQuery(data=request.query_params)
+    token_scope = "compliance:read"
+
         query.is_valid(raise_exception=True)
         v = query.validated_data
         if v.get("since") and v.get("until") and v["since"] >= v["until"]:
@@ -328,3 +365,5 @@ class CaseTakedownsApi(APIView):
         case = case_get(user=request.user, pk=pk)
         qs = selectors.requests_visible_to(request.user).filter(case=case).order_by("created_at", "id")
         return Response(TakedownOutput(qs, many=True).data)
+    token_scope = "takedowns:read"
+

@@ -53,7 +53,8 @@ def test_supervisor_override_needs_a_reason_and_is_audited(caseworker, superviso
     with pytest.raises(ServiceError):
         services.referral_create(case=case, kind="police", acting_user=supervisor, override_reason="short")
     reason = "Immediate danger to a child; the law obliges us to report."
-    referral = services.referral_create(case=case, kind="police", acting_user=supervisor, override_reason=reason)
+    # The view passes stepped_up once a fresh code was entered (tests/security/test_step_up.py).
+    referral = services.referral_create(case=case, kind="police", acting_user=supervisor, override_reason=reason, stepped_up=True)
     assert referral.consent_overridden is True
     event = AuditEvent.objects.get(action="consent.override", object_id=str(case.pk))
     assert event.actor_username == supervisor.username

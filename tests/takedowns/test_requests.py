@@ -64,7 +64,7 @@ def test_approval_needs_consent_and_supervisor_may_override(caseworker, supervis
     assert request.status == "draft"
     assert not Notice.objects.filter(request=request).exists()
     services.takedown_approve(
-        requests=[request], acting_user=supervisor, override_reason="Material is spreading among classmates now"
+        requests=[request], acting_user=supervisor, override_reason="Material is spreading among classmates now", stepped_up=True
     )
     request.refresh_from_db()
     assert request.status == "queued"

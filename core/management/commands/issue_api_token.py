@@ -3,6 +3,10 @@
 `--centre CODE` puts the account in that centre, creating the centre when it does not exist (a
 partner's or a police system's account belongs to the centre whose cases it works with); without
 it, the account goes to the default (central) centre. Contract v1.1, "Running, made explicit".
+
+`--scope` (repeatable) narrows the token to those scopes (core/api/scopes.py; default: every scope
+the role allows), `--expires-days` sets its life (default API_TOKEN_TTL_DAYS, 90), `--name` says
+what it is for. A person's account never gets a token.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from django.core.validators import validate_slug
 from django.db import transaction
 
 from core import services
+from core.api.scopes import SCOPES
+from core.errors import ServiceError
 from core.models import Centre, User
 from core.roles import Role
 
@@ -49,6 +55,15 @@ class Command(BaseCommand):
         parser.add_argument(
             "--centre", help="Centre code; the centre is created when it does not exist (default: the central centre)"
         )
+        parser.add_argument(
+            "--scope",
+            action="append",
+            choices=sorted(SCOPES),
+            dest="scopes",
+            help="What the token may do (repeat for several; default: everything the role allows)",
+        )
+        parser.add_argument("--expires-days", type=int, default=None, help="Days until the token expires (default 90)")
+        parser.add_argument("--name", default="", help="What the token is for, shown on the accounts page")
 
     def handle(self, *args: Any, **options: Any) -> None:
         username: str = options["username"]
@@ -74,5 +89,14 @@ class Command(BaseCommand):
                     self.stdout.write(f"Moved {username} to centre {centre.code}.")
                 if not user.is_active:
                     services.user_set_active(user=user, active=True, acting_user=None)
-            key = services.api_token_issue(user=user, acting_user=None)
+            try:
+                key = services.api_token_issue(
+                    user=user,
+                    acting_user=None,
+                    scopes=options["scopes"],
+                    name=options["name"],
+                    expires_days=options["expires_days"],
+                )
+            except ServiceError as exc:
+                raise CommandError(exc.message) from exc
         self.stdout.write(key)
