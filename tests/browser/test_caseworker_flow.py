@@ -84,11 +84,21 @@ def test_password_alone_goes_nowhere_and_pages_fit_a_phone(phone_page, live_serv
 
 
 def test_enrolment_page_shows_a_scannable_qr_code(page, live_server, shoot, central) -> None:
-    newcomer = factories.make_user("supervisor", central, username="newcomer")
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.get_by_label("Username").fill(newcomer.username)
-    page.get_by_label("Password").fill(factories.PASSWORD)
-    page.get_by_role("button", name="Continue").click()
+    import re
+
+    from django.core import mail
+
+    from core import accounts
+
+    # Enrolment is reached only through the e-mailed invitation (tests/browser/test_invitation_flow.py).
+    newcomer = accounts.user_invite(
+        username="newcomer", role="supervisor", centre=central, email="newcomer@example.org", acting_user=None
+    )
+    link = re.search(r"https?://[^/\s]+(/accounts/invitation/\S+)", mail.outbox[-1].body).group(1)
+    page.goto(f"{live_server.url}{link}")
+    page.locator("#id_new_password1").fill("a-long-passphrase-of-my-own-93")
+    page.locator("#id_new_password2").fill("a-long-passphrase-of-my-own-93")
+    page.get_by_role("button", name="Save password and continue").click()
     page.wait_for_url("**/accounts/enrol/**")
     box = page.locator(".qr svg").bounding_box()
     assert box is not None
