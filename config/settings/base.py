@@ -161,6 +161,9 @@ AUTH_PASSWORD_VALIDATORS = [
 # Sessions: rotate at login (Django does), expire after idle time, never outlive the browser.
 SESSION_COOKIE_AGE = env_int("SESSION_IDLE_TIMEOUT", 30 * 60)
 SESSION_SAVE_EVERY_REQUEST = True
+# Besides the idle limit above: a session ends this long after sign-in however active it is
+# (core.middleware.SessionLifetimeMiddleware). Seconds; default 12 hours.
+SESSION_ABSOLUTE_TIMEOUT = env_int("SESSION_ABSOLUTE_TIMEOUT", 12 * 60 * 60)
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
@@ -168,9 +171,6 @@ CSRF_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
-# Besides the idle limit above: a session ends this long after sign-in however active it is
-# (core.middleware.SessionLifetimeMiddleware). Seconds; default 12 hours.
-SESSION_ABSOLUTE_TIMEOUT = env_int("SESSION_ABSOLUTE_TIMEOUT", 12 * 60 * 60)
 
 # Two-factor: django-otp throttles failed codes with exponential back-off per device.
 OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "Victim Support Centre")
@@ -185,6 +185,8 @@ OTP_RECENT_SECONDS = env_int("OTP_RECENT_SECONDS", 5 * 60)
 # New staff set their own password and authenticator through an e-mailed link that works once
 # and for this long (core/accounts.py); the administrator never holds either.
 INVITATION_TTL_HOURS = env_int("INVITATION_TTL_HOURS", 48)
+# API tokens expire this many days after issue unless issued with another --expires-days.
+API_TOKEN_TTL_DAYS = env_int("API_TOKEN_TTL_DAYS", 90)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -192,8 +194,6 @@ REST_FRAMEWORK = {
         "core.api.auth.VerifiedSessionAuthentication",
     ],
     # PartnerScope: a partner token reaches only views marked partner_allowed (the hash list).
-# API tokens expire this many days after issue unless issued with another --expires-days.
-API_TOKEN_TTL_DAYS = env_int("API_TOKEN_TTL_DAYS", 90)
     # TokenScope: a token reaches only views whose token_scope it holds (core/api/scopes.py).
     "DEFAULT_PERMISSION_CLASSES": [
         "rest_framework.permissions.IsAuthenticated",

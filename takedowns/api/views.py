@@ -144,6 +144,8 @@ class TakedownInput(serializers.Serializer):
 
 
 class TakedownsApi(APIView):
+    token_scope = {"GET": "takedowns:read", "POST": "takedowns:write"}
+
     @extend_schema(request=TakedownInput, responses={201: TakedownOutput})
     def post(self, request: Request) -> Response:
         data = TakedownInput(data=request.data)
@@ -152,8 +154,6 @@ class TakedownsApi(APIView):
         created = services.takedown_create(
             case=case,
             url=data.validated_data["url"],
-    token_scope = {"GET": "takedowns:read", "POST": "takedowns:write"}
-
             acting_user=request.user,  # type: ignore[arg-type]
             evidence_ids=data.validated_data["evidence"],
         )
@@ -174,21 +174,13 @@ def _get(request: Request, pk: str) -> TakedownRequest:
 
 
 class TakedownDetailApi(APIView):
+    token_scope = "takedowns:read"
+
     @extend_schema(responses=TakedownOutput)
     def get(self, request: Request, pk: str) -> Response:
         return Response(TakedownOutput(_get(request, pk)).data)
 
 
-class SendInput(serializers.Serializer):
-    override_reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=1000)
-
-    token_scope = "takedowns:read"
-
-
-class TakedownSendApi(APIView):
-    @extend_schema(request=SendInput, responses={202: TakedownOutput})
-    def post(self, request: Request, pk: str) -> Response:
-        takedown = _get(request, pk)
 def _stepped_up(request: Request, data: dict[str, Any]) -> bool:
     """A consent override needs a fresh authenticator code (core.twofactor.step_up). Only a
     person in a verified browser session has one; an API token (a machine) never overrides."""
@@ -197,23 +189,32 @@ def _stepped_up(request: Request, data: dict[str, Any]) -> bool:
     return twofactor.step_up(request._request, request.user, data.get("code") or "")  # type: ignore[arg-type]
 
 
-        data = SendInput(data=request.data)
-        data.is_valid(raise_exception=True)
+class SendInput(serializers.Serializer):
+    override_reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=1000)
     code = serializers.CharField(
         required=False, allow_blank=True, default="", max_length=12,
         help_text="With override_reason: a fresh code from the supervisor's authenticator (browser sessions only; "
         "a token never overrides consent).",
     )  # fmt: skip
+
+
+class TakedownSendApi(APIView):
+    token_scope = "takedowns:write"
+
+    @extend_schema(request=SendInput, responses={202: TakedownOutput})
+    def post(self, request: Request, pk: str) -> Response:
+        takedown = _get(request, pk)
+        data = SendInput(data=request.data)
+        data.is_valid(raise_exception=True)
         if takedown.status != "draft":
             return Response(
                 {"detail": f"The request is already {takedown.status}; only drafts are sent."}, status=status.HTTP_409_CONFLICT
-    token_scope = "takedowns:write"
-
             )
         services.takedown_approve(
             requests=[takedown],
             acting_user=request.user,  # type: ignore[arg-type]
             override_reason=data.validated_data["override_reason"],
+            stepped_up=_stepped_up(request, data.validated_data),
         )
         takedown.refresh_from_db()
         return Response(TakedownOutput(takedown).data, status=status.HTTP_202_ACCEPTED)
@@ -222,8 +223,12 @@ def _stepped_up(request: Request, data: dict[str, Any]) -> bool:
 class CaseSendInput(serializers.Serializer):
     ids = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, max_length=5000)
     all = serializers.BooleanField(required=False, default=False)
-            stepped_up=_stepped_up(request, data.validated_data),
     override_reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=1000)
+    code = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=12,
+        help_text="With override_reason: a fresh code from the supervisor's authenticator (browser sessions only; "
+        "a token never overrides consent).",
+    )  # fmt: skip
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if not attrs.get("all") and not attrs.get("ids"):
@@ -232,11 +237,6 @@ class CaseSendInput(serializers.Serializer):
             )
         return attrs
 
-    code = serializers.CharField(
-        required=False, allow_blank=True, default="", max_length=12,
-        help_text="With override_reason: a fresh code from the supervisor's authenticator (browser sessions only; "
-        "a token never overrides consent).",
-    )  # fmt: skip
 
 class CaseSendOutput(serializers.Serializer):
     queued = serializers.IntegerField()
@@ -246,6 +246,8 @@ class CaseSendOutput(serializers.Serializer):
 class CaseTakedownsSendApi(APIView):
     """`POST /api/v1/cases/{id}/takedowns/send/` (contract v1.1): approve and queue exactly the chosen drafts."""
 
+    token_scope = "takedowns:write"
+
     @extend_schema(request=CaseSendInput, responses={202: CaseSendOutput})
     def post(self, request: Request, pk: str) -> Response:
         case = case_get(user=request.user, pk=pk)
@@ -254,27 +256,25 @@ class CaseTakedownsSendApi(APIView):
         approved = services.takedown_send_selected(
             case=case,
             ids=data.validated_data.get("ids") or (),
-    token_scope = "takedowns:write"
-
             all_drafts=data.validated_data["all"],
             acting_user=request.user,  # type: ignore[arg-type]
             override_reason=data.validated_data["override_reason"],
+            stepped_up=_stepped_up(request, data.validated_data),
         )
         following = sum(1 for r in approved if r.duplicate_of_id)
         return Response({"queued": len(approved), "following": following}, status=status.HTTP_202_ACCEPTED)
 
 
 class TakedownRecheckApi(APIView):
+    token_scope = "takedowns:write"
+
     @extend_schema(request=None, responses={202: TakedownOutput})
     def post(self, request: Request, pk: str) -> Response:
-            stepped_up=_stepped_up(request, data.validated_data),
         takedown = _get(request, pk)
         if takedown.sent_at is None:
             return Response({"detail": "Only a sent request can be re-checked."}, status=status.HTTP_409_CONFLICT)
         services.recheck_now(request=takedown, acting_user=request.user)  # type: ignore[arg-type]
         return Response(TakedownOutput(takedown).data, status=status.HTTP_202_ACCEPTED)
-
-    token_scope = "takedowns:write"
 
 
 __all__ = ["NotFound"]
@@ -294,6 +294,8 @@ class MatchInput(serializers.Serializer):
 class MatchApi(APIView):
     """POST a file; answers the evidence it matches, nearest first, only what the caller may see."""
 
+    token_scope = "match"
+
     @extend_schema(request=MatchInput, responses={200: MatchOutput(many=True)})
     def post(self, request: Request) -> Response:
         from pathlib import Path
@@ -301,8 +303,6 @@ class MatchApi(APIView):
         from core.uploads import uploaded_path
         from evidence.validation import Refused
         from takedowns.matching import match_file
-
-    token_scope = "match"
 
         if getattr(request.user, "role", None) not in ("caseworker", "supervisor"):
             raise PermissionDenied("Only caseworkers and supervisors search for matches.")
@@ -335,6 +335,8 @@ class ComplianceQuery(serializers.Serializer):
 class CompliancePlatformsApi(APIView):
     """Per-platform compliance figures (analysts, supervisors, admins). No victim data in them."""
 
+    token_scope = "compliance:read"
+
     @extend_schema(parameters=[ComplianceQuery], responses={200: dict})
     def get(self, request: Request) -> Response:
         from takedowns import rollup
@@ -343,8 +345,6 @@ class CompliancePlatformsApi(APIView):
         if getattr(request.user, "role", None) not in ("analyst", "supervisor", "admin"):
             raise PermissionDenied("Compliance figures are for analysts, supervisors and admins.")
         query = ComplianceQuery(data=request.query_params)
-    token_scope = "compliance:read"
-
         query.is_valid(raise_exception=True)
         v = query.validated_data
         if v.get("since") and v.get("until") and v["since"] >= v["until"]:
@@ -360,10 +360,10 @@ class CaseTakedownsApi(APIView):
     """GET /api/v1/cases/{id}/takedowns/: the case's takedown requests, oldest first (contract
     v1.1). Registered from this side because cases may not import takedowns."""
 
+    token_scope = "takedowns:read"
+
     @extend_schema(responses=TakedownOutput(many=True))
     def get(self, request: Request, pk: str) -> Response:
         case = case_get(user=request.user, pk=pk)
         qs = selectors.requests_visible_to(request.user).filter(case=case).order_by("created_at", "id")
         return Response(TakedownOutput(qs, many=True).data)
-    token_scope = "takedowns:read"
-
