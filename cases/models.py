@@ -238,6 +238,7 @@ class CaseEvent(models.Model):
                 "escalated": _("escalated to the regulator"), "found_again": _("known material found again by a watchlist scan"),
                 "unavailable": _("gone before a notice was needed"), "acknowledged": _("platform acknowledged"),
                 "queued": _("notice waiting to be sent"),
+                "cloak_suspected": _("the page looked gone to one check but a second look found the material: suspected cloaking"),
             }  # fmt: skip
             text = f"#{d.get('request', '')}: {words.get(str(d.get('status', '')), d.get('status', ''))}"
             # A duplicate follows the request first made for the same page (docs/takedowns.md).

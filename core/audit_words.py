@@ -102,6 +102,7 @@ ACTIONS: dict[str, Promise] = {
     "takedown.reappeared": _("Material found again"),
     "takedown.recheck_requested": _("Re-check requested"),
     "takedown.unavailable": _("Page already gone before a notice was needed"),
+    "takedown.cloak_suspected": _("Suspected cloaking: a page looked gone to one check, a second look found it"),
     "takedown.followed": _("Duplicate requests followed their original"),
     "takedown.export": _("Takedown list exported"),
     "takedown.reminder": _("Deadline reminder"),

@@ -18,6 +18,7 @@ import contextlib
 import http.client
 import ipaddress
 import os
+import random
 import re
 import socket
 import tempfile
@@ -37,7 +38,19 @@ from urllib3.exceptions import TimeoutError as Urllib3TimeoutError
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
+# The centre speaking openly (profile CENTRE): notices and status polls to platforms' notice APIs.
 DEFAULT_USER_AGENT = "victimsupport/0.1 (digital sex-crime victim support centre; evidence capture and takedown system)"
+# Fetching material pages (profile BROWSER: capture, re-checks, liveness, watchlists, media): a common desktop
+# browser, so a site cannot serve the centre something other than what its visitors see (docs/outbound-http.md,
+# "Who the request says it is"). Settings OUTBOUND_BROWSER_USER_AGENT and OUTBOUND_BROWSER_USER_AGENTS override.
+DEFAULT_BROWSER_USER_AGENTS = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/142.0.0.0 Safari/537.36",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:145.0) Gecko/20100101 Firefox/145.0",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.6 Safari/605.1.15",
+)
+BROWSER = "browser"
+CENTRE = "centre"
+PROFILES = (BROWSER, CENTRE)
 _CHUNK = 64 * 1024
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
@@ -271,19 +284,81 @@ def _discard_pool(target: _Target, ip: IPAddress) -> None:
             pool.close()
 
 
+def _one_off_pool(target: _Target, ip: IPAddress) -> urllib3.HTTPConnectionPool:
+    """A pool of its own, never kept: the request goes over a brand-new connection (a second look)."""
+    if target.scheme == "https":
+        return urllib3.HTTPSConnectionPool(
+            str(ip), target.port, maxsize=1, retries=False, server_hostname=target.host, cert_reqs="CERT_REQUIRED"
+        )
+    return urllib3.HTTPConnectionPool(str(ip), target.port, maxsize=1, retries=False)
+
+
+def browser_user_agents() -> list[str]:
+    """The browser User-Agents in use: the main one first, then the others a second look picks from."""
+    main = str(getattr(settings, "OUTBOUND_BROWSER_USER_AGENT", "") or DEFAULT_BROWSER_USER_AGENTS[0])
+    others = [str(ua) for ua in (getattr(settings, "OUTBOUND_BROWSER_USER_AGENTS", None) or DEFAULT_BROWSER_USER_AGENTS)]
+    return [main, *[ua for ua in others if ua and ua != main]]
+
+
+def _profile_headers(profile: str, *, fresh: bool) -> list[tuple[str, str]]:
+    """The headers a request starts with, in the order they are sent.
+
+    CENTRE names the system (notices to platforms are the centre speaking openly). BROWSER carries
+    what a common desktop browser sends when it opens a page, and nothing that names the centre or
+    this software; a fresh (second) look takes another browser's User-Agent, so a site that answers
+    one client pattern differently is seen through (takedowns.rechecks, "removal confirmation").
+    """
+    if profile == CENTRE:
+        return [
+            ("User-Agent", str(getattr(settings, "OUTBOUND_USER_AGENT", "") or DEFAULT_USER_AGENT)),
+            ("Accept", "*/*"),
+            ("Accept-Encoding", "identity"),
+        ]
+    if profile != BROWSER:
+        raise ValueError(f"unknown outbound profile {profile!r}; one of {PROFILES}")
+    agents = browser_user_agents()
+    agent = random.choice(agents[1:]) if fresh and len(agents) > 1 else agents[0]  # noqa: S311 - not security
+    language = str(getattr(settings, "OUTBOUND_BROWSER_ACCEPT_LANGUAGE", "") or "en-US,en;q=0.9")
+    accept = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8"
+    # Only encodings urllib3 can decode here: the size limit applies to the decoded body.
+    encoding = urllib3.util.request.ACCEPT_ENCODING.replace(",", ", ")
+    return [
+        ("User-Agent", agent),
+        ("Accept", accept),
+        ("Accept-Language", language),
+        ("Accept-Encoding", encoding),
+        ("Upgrade-Insecure-Requests", "1"),
+        ("Sec-Fetch-Dest", "document"),
+        ("Sec-Fetch-Mode", "navigate"),
+        ("Sec-Fetch-Site", "none"),
+        ("Sec-Fetch-User", "?1"),
+    ]
+
+
 def _open(
-    target: _Target, ip: IPAddress, method: str, headers: urllib3.HTTPHeaderDict, body: bytes | None, timeout: float
+    target: _Target,
+    ip: IPAddress,
+    method: str,
+    headers: urllib3.HTTPHeaderDict,
+    body: bytes | None,
+    timeout: float,
+    *,
+    fresh: bool = False,
 ) -> tuple[urllib3.HTTPConnectionPool, urllib3.BaseHTTPResponse]:
-    """Send the request to the checked address `ip`; returns (pool, response) with the body still unread."""
+    """Send the request to the checked address `ip`; returns (pool, response) with the body still unread.
+    With `fresh`, over a new connection that is closed afterwards (never a kept-alive one)."""
     limits = urllib3.Timeout(connect=timeout, read=timeout)
-    pool = _pool_for(target, ip)
+    pool = _one_off_pool(target, ip) if fresh else _pool_for(target, ip)
     try:
         response = pool.urlopen(
             method, target.path, body=body, headers=headers, redirect=False, retries=False, timeout=limits,
             preload_content=False, decode_content=True, assert_same_host=False,
         )  # fmt: skip
     except BaseException:
-        _discard_pool(target, ip)
+        if fresh:
+            pool.close()
+        else:
+            _discard_pool(target, ip)
         raise
     return pool, response
 
@@ -300,6 +375,8 @@ def _fetch(
     max_redirects: int,
     total_timeout: float | None,
     sink: Callable[[bytes], object],
+    profile: str = BROWSER,
+    fresh: bool = False,
 ) -> Response:
     _refuse_in_transaction()
     allowlist: Sequence[str] = getattr(settings, "OUTBOUND_ALLOWLIST", None) or []
@@ -309,17 +386,24 @@ def _fetch(
     extra = {k: v for k, v in (headers or {}).items() if k.lower() != "host"}
     target = _parse_url(url)
     history: list[str] = []
+    # Chosen once per request, so every redirect hop of one look shows the same browser.
+    start_headers = _profile_headers(profile, fresh=fresh)
+    if fresh:
+        extra["Connection"] = "close"
     while True:
         addresses = resolve_and_check(target.host, target.port, allowlist)
-        send = urllib3.HTTPHeaderDict({"User-Agent": getattr(settings, "OUTBOUND_USER_AGENT", DEFAULT_USER_AGENT)})
-        send.update({"Accept": "*/*", "Accept-Encoding": "identity", **extra, "Host": target.netloc})
+        send = urllib3.HTTPHeaderDict({"Host": target.netloc})
+        for name, value in start_headers:
+            send[name] = value
+        send.update(extra)
+        send["Host"] = target.netloc
         with _translated(target.host):
             for attempt, ip in enumerate(addresses, start=1):  # try each checked address, never another one
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise FetchTimeout(f"timed out talking to {target.host}")
                 try:
-                    _pool, resp = _open(target, ip, method, send, body, min(timeout, remaining))
+                    pool, resp = _open(target, ip, method, send, body, min(timeout, remaining), fresh=fresh)
                     break
                 except ConnectTimeoutError:  # includes NewConnectionError: nothing was sent yet
                     if attempt == len(addresses):
@@ -355,7 +439,10 @@ def _fetch(
                     resp.status, _returned_headers(resp), b"", target.url, time.monotonic() - started, history, str(ip)
                 )
             finally:
-                if reusable:
+                if fresh:
+                    resp.close()
+                    pool.close()  # a second look leaves no connection behind for anyone to reuse
+                elif reusable:
                     resp.release_conn()  # fully read: the connection goes back for the next request
                 else:
                     resp.close()
@@ -383,13 +470,19 @@ def request(
     allow_redirects: bool = True,
     max_redirects: int = 5,
     total_timeout: float | None = None,
+    profile: str = BROWSER,
+    fresh: bool = False,
 ) -> Response:
     """Make one outbound request. `timeout` bounds connecting and each read; `total_timeout` (default 10 x timeout)
-    the whole request including redirects. Raises an OutboundError subclass; HTTP error statuses are returned."""
+    the whole request including redirects. Raises an OutboundError subclass; HTTP error statuses are returned.
+
+    `profile`: BROWSER (the default: looks like a common desktop browser, names nobody) for anything that fetches
+    material or pages; CENTRE (names the system) only for the centre speaking openly to a platform's notice API.
+    `fresh`: over a new connection, closed afterwards, with another browser's User-Agent (a second look)."""
     buffer = bytearray()
     response = _fetch(
         method, url, headers=headers, body=body, timeout=timeout, max_bytes=max_bytes, allow_redirects=allow_redirects,
-        max_redirects=max_redirects, total_timeout=total_timeout, sink=buffer.extend,
+        max_redirects=max_redirects, total_timeout=total_timeout, sink=buffer.extend, profile=profile, fresh=fresh,
     )  # fmt: skip
     response.body = bytes(buffer)
     return response
@@ -403,6 +496,7 @@ def stream_to_file(
     timeout: float,
     headers: Mapping[str, str] | None = None,
     total_timeout: float | None = None,
+    profile: str = BROWSER,
 ) -> Response:
     """GET `url` into `dest_path` (written to a private temporary file beside it, renamed when complete; nothing is
     left behind on failure). Whatever the status, the body is written: check Response.status. Response.body is empty."""
@@ -412,7 +506,7 @@ def stream_to_file(
         with os.fdopen(fd, "wb") as fh:
             response = _fetch(
                 "GET", url, headers=headers, body=None, timeout=timeout, max_bytes=max_bytes, allow_redirects=True,
-                max_redirects=5, total_timeout=total_timeout, sink=fh.write,
+                max_redirects=5, total_timeout=total_timeout, sink=fh.write, profile=profile,
             )  # fmt: skip
         os.replace(tmp, dest)
     except BaseException:

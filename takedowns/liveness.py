@@ -11,6 +11,11 @@ platforms serve with status 200). Anything unclear (a timeout, a 5xx, a login wa
 could not follow) counts as "still there": sending a notice that turns out unneeded costs little;
 not sending one that was needed leaves the material up.
 
+A look that finds the page gone is believed only when a second look, REMOVAL_CONFIRM_DELAY_S later over a
+new connection with another browser's User-Agent, agrees (takedowns.services.deliver_many holds the
+notice in between): a page that answers "gone" to one client pattern alone gets its notice after all.
+Every look goes out as a common browser (core.http's BROWSER profile), naming nobody.
+
 Runs in the worker's threads: it never touches the database, and goes out through core.http only.
 """
 
@@ -44,10 +49,11 @@ class Look:
     detail: str = ""
 
 
-def look(url: str) -> Look:
-    """One GET of the reported URL: gone (404/410/451, or a soft removal), or not clearly gone."""
+def look(url: str, *, second_look: bool = False) -> Look:
+    """One GET of the reported URL: gone (404/410/451, or a soft removal), or not clearly gone.
+    `second_look`: over a new connection, as another browser."""
     try:
-        response = http.request("GET", url, timeout=TIMEOUT_S, max_bytes=MAX_BYTES)
+        response = http.request("GET", url, timeout=TIMEOUT_S, max_bytes=MAX_BYTES, profile=http.BROWSER, fresh=second_look)
     except http.ResponseTooLarge:
         return Look(False, detail="the page is larger than a removal notice would be")
     except http.OutboundError as exc:

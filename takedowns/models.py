@@ -87,6 +87,15 @@ class TakedownRequest(models.Model):
     rejected_at = models.DateTimeField(null=True, blank=True)
     reappeared_at = models.DateTimeField(null=True, blank=True)
     unavailable_at = models.DateTimeField(null=True, blank=True)
+    # Removal confirmation (docs/takedowns.md): a look that found the page gone sets this; the request
+    # stays in its status until a second look, REMOVAL_CONFIRM_DELAY_S later over a new connection,
+    # agrees (then removed_at or unavailable_at takes this time) or finds the material (then cleared,
+    # and the first look is recorded as a suspected cloak).
+    removal_seen_at = models.DateTimeField(null=True, blank=True)
+    # The last time a page answered "gone" to one look and showed the material to the next: a site that
+    # may show the centre something other than what its visitors see. cloak_suspicions counts them.
+    cloak_suspected_at = models.DateTimeField(null=True, blank=True)
+    cloak_suspicions = models.PositiveIntegerField(default=0)
     ticket = models.CharField(max_length=200, blank=True, default="")
     platform_message = models.CharField(max_length=2000, blank=True, default="")
     reminded_at = models.DateTimeField(null=True, blank=True)
@@ -192,6 +201,8 @@ class Check(models.Model):
     http_status = models.PositiveSmallIntegerField(null=True, blank=True)
     distance = models.PositiveSmallIntegerField(null=True, blank=True)
     detail = models.CharField(max_length=500, blank=True, default="")
+    # The second look of a removal confirmation: a new connection, another browser's User-Agent.
+    second_look = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["at", "id"]

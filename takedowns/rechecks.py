@@ -3,7 +3,12 @@
 Fetches through the one outbound client, finds the media (the URL itself, or the images and
 videos on an HTML page), and compares them with the request's evidence: first by exact SHA-256
 (cheap, and what a platform that did nothing serves), then by perceptual fingerprints computed
-in the sandboxed probe. Only this check marks a request removed.
+in the sandboxed probe. Only this check marks a request removed, and only when a second look agrees.
+
+Every fetch looks like a common desktop browser (core.http's BROWSER profile) and names nobody. A look
+that finds the page gone is a first look; the second look (REMOVAL_CONFIRM_DELAY_S later, queued by
+takedowns.services.record_checks) goes over a new connection with another browser's User-Agent, so a
+site that answers "404" to one client pattern alone is caught (docs/takedowns.md, "Removal confirmation").
 """
 
 from __future__ import annotations
@@ -104,10 +109,11 @@ def _kind_of(content_type: str) -> str:
     return "other"
 
 
-def check_url(url: str, known: Known) -> Verdict:
+def check_url(url: str, known: Known, *, second_look: bool = False) -> Verdict:
+    """Fetch and compare. `second_look`: every fetch over a new connection, as another browser."""
     max_bytes = int(settings.EVIDENCE_LIMITS["max_image_bytes"])
     try:
-        response = http.request("GET", url, timeout=15, max_bytes=max_bytes)
+        response = http.request("GET", url, timeout=15, max_bytes=max_bytes, profile=http.BROWSER, fresh=second_look)
     except http.BlockedAddress as exc:
         return Verdict(CheckOutcome.INCONCLUSIVE, detail=f"blocked by policy: {exc}"[:500])
     except http.OutboundError as exc:
@@ -131,7 +137,7 @@ def check_url(url: str, known: Known) -> Verdict:
     fetched = 0
     for ref in refs[: settings.RECHECK_MAX_MEDIA]:
         try:
-            media = http.request("GET", ref.url, timeout=15, max_bytes=max_bytes)
+            media = http.request("GET", ref.url, timeout=15, max_bytes=max_bytes, profile=http.BROWSER, fresh=second_look)
         except http.OutboundError:
             continue
         if media.status != 200:
@@ -152,15 +158,23 @@ def check_url(url: str, known: Known) -> Verdict:
     return Verdict(CheckOutcome.REMOVED, status, detail="the page no longer holds matching media (soft removal)")
 
 
-def run(request_id: int) -> str:
+def run(request_id: int, *, second_look: bool = False) -> str:
+    """One request's re-check. `second_look` (the task queued after a first look found the page gone)
+    does nothing once that is settled, or before it is due (beat's schedule runs it then)."""
     from takedowns.models import TakedownRequest
-    from takedowns.services import record_check
+    from takedowns.services import record_check, second_look_due
 
     request = TakedownRequest.objects.prefetch_related("evidence__fingerprints").filter(pk=request_id).first()
     if request is None:
         return "missing"
-    verdict = check_url(request.url, known_for(request))
-    record_check(request.pk, verdict.outcome, http_status=verdict.http_status, distance=verdict.distance, detail=verdict.detail)
+    due = second_look_due(request)
+    if second_look and not due:
+        return "skipped"
+    verdict = check_url(request.url, known_for(request), second_look=due)
+    record_check(
+        request.pk, verdict.outcome, http_status=verdict.http_status, distance=verdict.distance, detail=verdict.detail,
+        second_look=due,
+    )  # fmt: skip
     return verdict.outcome
 
 
@@ -170,15 +184,16 @@ def run_many(request_ids: list[int], *, concurrency: int | None = None) -> dict[
     from concurrent.futures import ThreadPoolExecutor
 
     from takedowns.models import TakedownRequest
-    from takedowns.services import record_checks
+    from takedowns.services import record_checks, second_look_due
 
     requests = list(TakedownRequest.objects.filter(pk__in=request_ids).prefetch_related("evidence__fingerprints"))
+    second = {r.pk for r in requests if second_look_due(r)}
     work = [(r.pk, r.url, known_for(r)) for r in requests]
 
     def one(item: tuple[int, str, Known]) -> tuple[int, Verdict]:
         request_id, url, known = item
         try:
-            return request_id, check_url(url, known)
+            return request_id, check_url(url, known, second_look=request_id in second)
         except Exception as exc:  # noqa: BLE001 - one bad URL must not stop the batch
             return request_id, Verdict(CheckOutcome.INCONCLUSIVE, detail=f"check failed: {type(exc).__name__}"[:500])
 
@@ -188,7 +203,7 @@ def run_many(request_ids: list[int], *, concurrency: int | None = None) -> dict[
     else:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="recheck") as pool:
             verdicts = list(pool.map(one, work))
-    record_checks([(rid, v.outcome, v.http_status, v.distance, v.detail) for rid, v in verdicts])
+    record_checks([(rid, v.outcome, v.http_status, v.distance, v.detail) for rid, v in verdicts], second_looks=second)
     counts: dict[str, int] = {}
     for _rid, verdict in verdicts:
         counts[verdict.outcome] = counts.get(verdict.outcome, 0) + 1

@@ -558,7 +558,11 @@ def takedown_send_selected(
 # escalations: those belong to the one request that was sent, and every compliance figure counts
 # requests by sent_at, so a follower never counts twice. Never platform_message either: a
 # platform's answer can quote the leader's case reference, which may be another centre's.
-MIRRORED_FIELDS = ("status", "acknowledged_at", "removed_at", "rejected_at", "reappeared_at", "unavailable_at")
+# cloak_suspected_at too: it is about the page (it answered one look "gone" and the next with the
+# material), and a follower's caseworker should know it as well as the original's.
+MIRRORED_FIELDS = (
+    "status", "acknowledged_at", "removed_at", "rejected_at", "reappeared_at", "unavailable_at", "cloak_suspected_at",
+)  # fmt: skip
 
 
 def _follow_leaders(leader_ids: Iterable[int]) -> tuple[set[int], set[int]]:
@@ -734,6 +738,9 @@ def deliver_many(notice_ids: list[int], *, concurrency: int | None = None) -> di
         if hasattr(transport, "prepare"):
             transport.prepare(notice)  # database reads happen here, before the threads start
     first_look = {n.pk for n in sendable if _needs_liveness(n)}
+    # A look already found the page gone: this one is the second look (docs/takedowns.md, "Removal confirmation").
+    second_look = {n.pk for n in sendable if n.pk in first_look and second_look_due(n.request)}
+    cloaked: set[int] = set()
 
     def send(item: tuple[Notice, Any]) -> tuple[Notice, Any, int]:
         notice, transport = item
@@ -742,10 +749,16 @@ def deliver_many(notice_ids: list[int], *, concurrency: int | None = None) -> di
             if notice.pk in first_look:
                 # Before the first notice for a URL: is the page still there? (takedowns.liveness)
                 # In the same thread as the send, so a batch's looks overlap like its sends do.
-                look = liveness.look(notice.request.url)
+                second = notice.pk in second_look
+                look = liveness.look(notice.request.url, second_look=second)
                 if look.gone:
-                    result = transports.Result("unavailable", http_status=look.http_status, detail=look.detail)
+                    # Gone at one look is not enough: the notice waits for a second look (a new
+                    # connection, another browser) before the request ends unavailable.
+                    outcome = "unavailable" if second else "gone_once"
+                    result = transports.Result(outcome, http_status=look.http_status, detail=look.detail)
                     return notice, result, int((time.monotonic() - started) * 1000)
+                if notice.request.removal_seen_at is not None:
+                    cloaked.add(notice.pk)  # one look said gone, this one sees the page: the notice goes
             result = transport.send(notice)
         except Exception as exc:
             logger.exception("transport failed for notice %s", notice.pk)
@@ -758,7 +771,7 @@ def deliver_many(notice_ids: list[int], *, concurrency: int | None = None) -> di
     else:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="deliver") as pool:
             outcomes = list(pool.map(send, prepared))
-    counts = record_results(outcomes)
+    counts = record_results(outcomes, cloaked=cloaked, second_looks=second_look)
     if held:
         counts["rate_limited_locally"] = len(held)
     return counts
@@ -820,9 +833,14 @@ def record_result(notice: Notice, result: Any, duration_ms: int = 0) -> None:
     record_results([(notice, result, duration_ms)])
 
 
-def record_results(outcomes: list[tuple[Notice, Any, int]]) -> dict[str, int]:
-    """Records a batch of delivery outcomes in one transaction."""
+def record_results(
+    outcomes: list[tuple[Notice, Any, int]], *, cloaked: Iterable[int] = (), second_looks: Iterable[int] = ()
+) -> dict[str, int]:
+    """Records a batch of delivery outcomes in one transaction. `cloaked`: notices whose page a look
+    found gone and the next look (this one) found there; `second_looks`: notices whose look was a second one."""
     now = timezone.now()
+    cloaked = set(cloaked)
+    second_looks = set(second_looks)
     counts: dict[str, int] = {}
     later: list[tuple[int, float]] = []
     delivered_requests: list[int] = []
@@ -840,17 +858,37 @@ def record_results(outcomes: list[tuple[Notice, Any, int]]) -> dict[str, int]:
             locked = by_id.get(original.pk)
             if locked is None or locked.status != NoticeStatus.SENDING:
                 continue  # the sweeper already gave it back; whoever holds it now records
-            attempts.append(
-                DeliveryAttempt(
-                    notice=locked,
-                    outcome=result.outcome,
-                    http_status=result.http_status,
-                    detail=result.detail[:2000],
-                    duration_ms=duration_ms,
+            if result.outcome != "gone_once":  # a notice held for a second look made no attempt
+                attempts.append(
+                    DeliveryAttempt(
+                        notice=locked,
+                        outcome=result.outcome,
+                        http_status=result.http_status,
+                        detail=result.detail[:2000],
+                        duration_ms=duration_ms,
+                    )
                 )
-            )
             request = locked.request
-            if result.outcome == "delivered":
+            if locked.pk in cloaked and request.removal_seen_at is not None and request.status == RequestStatus.QUEUED:
+                _suspect_cloak(request, now, second_look=locked.pk in second_looks)
+                request.save(update_fields=["removal_seen_at", "cloak_suspected_at", "cloak_suspicions", "updated_at"])
+                changed.append(request)
+            if result.outcome == "gone_once":
+                # The look before the first notice found the page gone, once: the notice waits (not an
+                # attempt) for the second look REMOVAL_CONFIRM_DELAY_S later.
+                if request.removal_seen_at is None and request.status == RequestStatus.QUEUED:
+                    request.removal_seen_at = now
+                    request.save(update_fields=["removal_seen_at", "updated_at"])
+                due = (request.removal_seen_at or now) + removal_confirm_delay()
+                delay = max(0.0, (due - now).total_seconds())
+                locked.status = NoticeStatus.PENDING
+                locked.attempts -= 1
+                locked.next_attempt_at = due
+                locked.enqueued_at = due
+                locked.last_error = result.detail[:2000]
+                locked.save(update_fields=["status", "attempts", "next_attempt_at", "enqueued_at", "last_error"])
+                later.append((locked.pk, delay))
+            elif result.outcome == "delivered":
                 locked.status = NoticeStatus.DELIVERED
                 locked.delivered_at = now
                 locked.last_error = ""
@@ -938,10 +976,12 @@ def _mark_unavailable(request: TakedownRequest, now: Any) -> None:
     """No notice was needed: the page was gone. Watched like a removed page, so that if it comes
     back, the first notice goes out after all (see _apply_check)."""
     request.status = RequestStatus.UNAVAILABLE
-    request.unavailable_at = now
+    # Gone since the first look; the second look (now) confirmed it.
+    request.unavailable_at = request.removal_seen_at or now
+    request.removal_seen_at = None
     request.watch_until = now + timedelta(days=settings.TAKEDOWN_WATCH_DAYS)
     request.next_check_at = now + timedelta(seconds=settings.TAKEDOWN_WATCH_INTERVAL_S)
-    request.save(update_fields=["status", "unavailable_at", "watch_until", "next_check_at", "updated_at"])
+    request.save(update_fields=["status", "unavailable_at", "removal_seen_at", "watch_until", "next_check_at", "updated_at"])
     # The caseworker reads on the timeline why nothing was sent (CaseEvent.describe words it).
     case_record_event(case=request.case, kind=EventKind.TAKEDOWN, data={"request": request.pk, "status": "unavailable"})
 
@@ -1047,21 +1087,33 @@ def poll_status(request_id: int) -> str:
 CHECK_SCHEDULE_S = [600, 3600, 4 * 3600, 12 * 3600, 24 * 3600]
 
 
-def record_check(request_id: int, outcome: str, *, http_status: int | None, distance: int | None, detail: str) -> Check | None:
-    """Applies one re-check's outcome: only this marks a request removed (or reappeared)."""
-    checks = record_checks([(request_id, outcome, http_status, distance, detail)])
+def record_check(
+    request_id: int, outcome: str, *, http_status: int | None, distance: int | None, detail: str, second_look: bool = False
+) -> Check | None:
+    """Applies one re-check's outcome: only this marks a request removed (or reappeared), and only
+    when a second look agrees with the first (docs/takedowns.md, "Removal confirmation")."""
+    checks = record_checks(
+        [(request_id, outcome, http_status, distance, detail)], second_looks={request_id} if second_look else set()
+    )
     return checks[0] if checks else None
 
 
 _CHECK_FIELDS = [
     "check_count", "next_check_at", "status", "removed_at", "watch_until", "reappeared_at", "last_notice_at", "updated_at",
+    "removal_seen_at", "cloak_suspected_at", "cloak_suspicions",
 ]  # fmt: skip
 
 
-def record_checks(results: list[tuple[int, str, int | None, int | None, str]]) -> list[Check]:
+def record_checks(
+    results: list[tuple[int, str, int | None, int | None, str]], *, second_looks: Iterable[int] = ()
+) -> list[Check]:
     """Applies a batch of re-check outcomes in one transaction (request id, outcome, HTTP status,
-    distance, detail). State changes (removed, reappeared) get their own audit events."""
+    distance, detail). `second_looks` names the requests whose outcome came from a second look (a
+    new connection, another browser: takedowns.rechecks.run with second_look). State changes
+    (removed, reappeared, a suspected cloak) get their own audit events."""
     now = timezone.now()
+    second = set(second_looks)
+    confirm_later: list[int] = []
     with transaction.atomic():
         requests = {
             r.pk: r
@@ -1076,21 +1128,69 @@ def record_checks(results: list[tuple[int, str, int | None, int | None, str]]) -
             if request is None:
                 continue
             checks.append(
-                Check(request=request, outcome=outcome, http_status=http_status, distance=distance, detail=detail[:500])
-            )
-            before = request.status
-            _apply_check(request, outcome, now)
-            if request.status != before:
+                Check(
+                    request=request, outcome=outcome, http_status=http_status, distance=distance, detail=detail[:500],
+                    second_look=request_id in second,
+                )
+            )  # fmt: skip
+            before = (request.status, request.cloak_suspected_at)
+            if _apply_check(request, outcome, now, second_look=request_id in second):
+                confirm_later.append(request.pk)
+            if (request.status, request.cloak_suspected_at) != before:
                 changed.append(request)
         created = Check.objects.bulk_create(checks)
         for request in requests.values():
             request.updated_at = now
         TakedownRequest.objects.bulk_update(list(requests.values()), _CHECK_FIELDS, batch_size=200)
         _after_status_change(changed)
+        if confirm_later:
+            _second_look_later(confirm_later)
     return created
 
 
-def _apply_check(request: TakedownRequest, outcome: str, now: Any) -> None:
+def removal_confirm_delay() -> timedelta:
+    return timedelta(seconds=max(0, settings.REMOVAL_CONFIRM_DELAY_S))
+
+
+def _second_look_later(request_ids: list[int]) -> None:
+    """After commit, queue the second look of each request REMOVAL_CONFIRM_DELAY_S from now. Its
+    next_check_at says the same, so beat's schedule_due_checks catches a wake-up the broker lost."""
+    from takedowns.tasks import recheck_request
+
+    delay = removal_confirm_delay().total_seconds()
+
+    def queue() -> None:
+        for request_id in request_ids:
+            try:
+                recheck_request.apply_async((request_id,), {"second_look": True}, countdown=delay)
+            except Exception:  # noqa: BLE001 - beat's schedule_due_checks finds it by next_check_at
+                logger.warning("could not queue the second look of request %s; the schedule will", request_id)
+
+    transaction.on_commit(queue)
+
+
+def second_look_due(request: TakedownRequest, now: Any = None) -> bool:
+    """A first look found the page gone and the confirmation delay has passed: the next fetch is the second look."""
+    seen = request.removal_seen_at
+    return seen is not None and (now or timezone.now()) >= seen + removal_confirm_delay()
+
+
+def _suspect_cloak(request: TakedownRequest, now: Any, *, second_look: bool) -> None:
+    """One look said gone, a later one found the material: the page may answer the centre (or one
+    client pattern) differently from its visitors. The request goes on; the analysts see the flag."""
+    first_seen = request.removal_seen_at
+    request.removal_seen_at = None
+    request.cloak_suspected_at = now
+    request.cloak_suspicions += 1
+    case_record_event(case=request.case, kind=EventKind.TAKEDOWN, data={"request": request.pk, "status": "cloak_suspected"})
+    audit.record(
+        "takedown.cloak_suspected", actor=None, obj=request, centre_id=request.case.centre_id,
+        details={"first_look": first_seen.isoformat() if first_seen else None, "second_look": second_look},
+    )  # fmt: skip
+
+
+def _apply_check(request: TakedownRequest, outcome: str, now: Any, *, second_look: bool = False) -> bool:
+    """Applies one outcome to the (locked) request. True when a second look must be queued."""
     request.check_count += 1
     schedule = CHECK_SCHEDULE_S[min(request.check_count - 1, len(CHECK_SCHEDULE_S) - 1)]
     if request.status == RequestStatus.UNAVAILABLE:
@@ -1105,20 +1205,40 @@ def _apply_check(request: TakedownRequest, outcome: str, now: Any) -> None:
         else:
             watching = request.watch_until and request.watch_until > now
             request.next_check_at = now + timedelta(seconds=settings.TAKEDOWN_WATCH_INTERVAL_S) if watching else None
-        return
+        return False
+    pending = request.status in OPEN_STATUSES and request.removal_seen_at is not None
     if outcome == CheckOutcome.REMOVED:
         if request.status in OPEN_STATUSES:
+            if not pending:
+                # The first look that finds the page gone: wait for a second one before believing it.
+                request.removal_seen_at = now
+                request.next_check_at = now + removal_confirm_delay()
+                return True
+            first_seen = request.removal_seen_at
+            assert first_seen is not None  # pending
+            if not (second_look and second_look_due(request, now)):
+                # Another first-pattern look (a person's re-check) confirms nothing: the second look stays due.
+                request.next_check_at = first_seen + removal_confirm_delay()
+                return False
+            # Confirmed. The page was gone at the first look, so that is when it was removed (figures
+            # count the removal only now, with that time).
             request.status = RequestStatus.REMOVED
-            request.removed_at = now
+            request.removed_at = first_seen
+            request.removal_seen_at = None
             request.watch_until = now + timedelta(days=settings.TAKEDOWN_WATCH_DAYS)
             case_record_event(case=request.case, kind=EventKind.TAKEDOWN, data={"request": request.pk, "status": "removed"})
-            audit.record("takedown.removed", actor=None, obj=request, centre_id=request.case.centre_id)
+            audit.record(
+                "takedown.removed", actor=None, obj=request, centre_id=request.case.centre_id,
+                details={"confirmed": True, "first_look": first_seen.isoformat()},
+            )  # fmt: skip
         if request.status == RequestStatus.REMOVED:
             watching = request.watch_until and request.watch_until > now
             request.next_check_at = now + timedelta(seconds=settings.TAKEDOWN_WATCH_INTERVAL_S) if watching else None
         else:
             request.next_check_at = now + timedelta(seconds=schedule)
     elif outcome == CheckOutcome.STILL_UP:
+        if pending:
+            _suspect_cloak(request, now, second_look=second_look)
         if request.status == RequestStatus.REMOVED:
             request.status = RequestStatus.REAPPEARED
             request.reappeared_at = now
@@ -1133,10 +1253,15 @@ def _apply_check(request: TakedownRequest, outcome: str, now: Any) -> None:
                 _new_notice(request, NoticeKind.RESEND)
                 request.last_notice_at = now
         request.next_check_at = now + timedelta(seconds=schedule)
+    elif pending:
+        # Inconclusive while a removal waits for its second look: look again after the same delay.
+        request.next_check_at = now + removal_confirm_delay()
+        return second_look
     else:
         request.next_check_at = now + timedelta(seconds=min(schedule, 3600))
     if request.status not in (*OPEN_STATUSES, RequestStatus.REMOVED):
         request.next_check_at = None
+    return False
 
 
 def _notice_in_flight(request: TakedownRequest) -> bool:
@@ -1268,7 +1393,8 @@ def process_deadlines() -> dict[str, int]:
             case_record_event(case=request.case, kind=EventKind.TAKEDOWN, data={"request": request.pk, "status": "deadline_soon"})
             audit.record("takedown.reminder", actor=None, obj=request, centre_id=request.case.centre_id)
         counts["reminded"] += 1
-    for request in open_qs.filter(overdue=False, deadline__lte=now).select_related("case")[:1000]:
+    # A removal waiting for its second look is not made overdue or escalated until that look (minutes) says.
+    for request in open_qs.filter(overdue=False, deadline__lte=now, removal_seen_at__isnull=True).select_related("case")[:1000]:
         with transaction.atomic():
             TakedownRequest.objects.filter(pk=request.pk).update(overdue=True)
             case_record_event(case=request.case, kind=EventKind.TAKEDOWN, data={"request": request.pk, "status": "overdue"})
@@ -1276,7 +1402,7 @@ def process_deadlines() -> dict[str, int]:
         counts["overdue"] += 1
     escalate_before = now - timedelta(seconds=settings.TAKEDOWN_ESCALATION_DELAY_S)
     candidates = (
-        open_qs.filter(overdue=True, deadline__lte=escalate_before)
+        open_qs.filter(overdue=True, deadline__lte=escalate_before, removal_seen_at__isnull=True)
         .filter(
             Q(escalated_at__isnull=True) | Q(escalated_at__lte=now - timedelta(seconds=settings.TAKEDOWN_ESCALATION_REPEAT_S))
         )

@@ -34,10 +34,10 @@ def sweep_outbox_task() -> dict[str, int]:
 
 
 @shared_task(name="takedowns.tasks.recheck_request", acks_late=True)
-def recheck_request(request_id: int) -> str:
+def recheck_request(request_id: int, second_look: bool = False) -> str:
     from takedowns.rechecks import run
 
-    return run(request_id)
+    return run(request_id, second_look=second_look)
 
 
 @shared_task(name="takedowns.tasks.schedule_rechecks")

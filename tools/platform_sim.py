@@ -3,7 +3,9 @@
 It implements the receiving side of the notice API contract v1 (shared/contracts/notice-api-v1.md: signed JSON
 POST, idempotent by notice_id, ticket status polling) and serves pages and media that the system captures and re-checks. Per run,
 tests switch it into behaviours real platforms show: removing after a while, never removing, rate limiting,
-failing, hanging, rejecting, "soft" removal, login walls and re-uploads. See docs/simulator.md.
+failing, hanging, rejecting, "soft" removal, login walls and re-uploads. A hosted page can also cloak: answer
+404 to requests that match a pattern (a client that names itself, or one chosen User-Agent) and the content
+to everyone else (`cloak()`). See docs/simulator.md.
 
 For tests and the demo only, never production:
 
@@ -52,6 +54,22 @@ MAX_CONTROL_BODY = 32 * 1024 * 1024
 # The request log is for assertions and debugging; bounded so that a long `make run` does not grow forever.
 MAX_LOG_ENTRIES = 100_000
 LOOPBACK = frozenset({"127.0.0.1", "::1", "::ffff:127.0.0.1"})
+# What a cloaking site looks for to spot a crawler or a centre's client rather than a person's browser.
+_AUTOMATED_MARKERS = ("victimsupport", "support centre", "takedown", "python", "urllib", "requests", "curl", "wget", "bot")
+CLOAK_MODES = frozenset({"identifying", "user_agent"})
+
+
+def looks_automated(headers: dict[str, str]) -> bool:
+    """True for a request a cloaking site would not show its content to: a User-Agent that is not a
+    browser's or names a tool or an organisation, no Accept-Language, or a From or X- header."""
+    lowered = {k.lower(): v for k, v in headers.items()}
+    agent = lowered.get("user-agent", "")
+    if not agent.startswith("Mozilla/5.0 ") or any(m in agent.lower() for m in _AUTOMATED_MARKERS):
+        return True
+    if not lowered.get("accept-language"):
+        return True
+    return "from" in lowered or any(k.startswith("x-") for k in lowered)
+
 
 SOFT_REMOVED_HTML = (
     b"<!doctype html><html lang=en><head><meta charset=utf-8><title>Content unavailable</title></head>"
@@ -80,6 +98,21 @@ class Hosted:
     body: bytes
     content_type: str
     status: int = 200
+
+
+@dataclass(frozen=True)
+class Cloak:
+    """A page that answers `status` to requests matching the pattern, and its content to the rest."""
+
+    mode: str  # "identifying": looks_automated(); "user_agent": a User-Agent in user_agents
+    user_agents: frozenset[str] = frozenset()
+    status: int = 404
+
+    def hides_from(self, headers: dict[str, str]) -> bool:
+        if self.mode == "identifying":
+            return looks_automated(headers)
+        agent = next((v for k, v in headers.items() if k.lower() == "user-agent"), "")
+        return agent in self.user_agents
 
 
 @dataclass
@@ -181,6 +214,8 @@ class _Handler(BaseHTTPRequestHandler):
     def setup(self) -> None:
         super().setup()
         self.server.sim._track(self.connection, True)
+        # Numbered per TCP connection, so a test can tell a kept-alive connection from a new one.
+        self.connection_number = self.server.sim._next_connection()
 
     def finish(self) -> None:
         try:
@@ -236,7 +271,8 @@ class _Handler(BaseHTTPRequestHandler):
         key: str | None = None,
     ) -> None:
         # Logged before the answer goes out, so a client that has its answer also finds it in requests_log.
-        self.server.sim._log(self.command, self.path, status, key)
+        self.server.sim._log(self.command, self.path, status, key, headers=list(self.headers.items()),
+                             connection=getattr(self, "connection_number", 0))  # fmt: skip
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
@@ -295,6 +331,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(405, _json({"error": "Method not allowed.", "code": "method"}), headers=[("Allow", "POST")], head=head)
             return
         hosted = sim._lookup(path)
+        cloak = sim._cloak_for(path)
+        if hosted is not None and cloak is not None and cloak.hides_from(dict(self.headers.items())):
+            self._send(cloak.status, _gone_html(cloak.status), "text/html; charset=utf-8", head=head)
+            return
         if hosted is None:
             self._send(404, _gone_html(404), "text/html; charset=utf-8", head=head)
         else:
@@ -478,6 +518,8 @@ class PlatformSimulator:
         # Registered content survives reset(); overrides (removals, soft removals, login walls, re-uploads) do not.
         self._content: dict[str, Hosted] = {}
         self._overrides: dict[str, Hosted] = {}
+        self._cloaks: dict[str, Cloak] = {}
+        self._connection_seq = itertools.count(1)
         self._init_run_state()
 
     def _init_run_state(self) -> None:
@@ -565,6 +607,30 @@ class PlatformSimulator:
             raise ValueError("status must be 404, 410 or 451")
         with self._lock:
             self._overrides[_check_path(path)] = Hosted(_gone_html(status), "text/html; charset=utf-8", status)
+
+    def cloak(self, path: str, mode: str = "identifying", *, user_agents: Iterable[str] = (), status: int = 404) -> None:
+        """Make the hosted `path` (and, with the page's media, anything under it) answer `status` to requests that
+        match: mode "identifying" hides it from clients that look automated or name themselves (looks_automated);
+        mode "user_agent" hides it from the listed User-Agents only (a site that learned one client's pattern).
+        Everyone else gets the content. Undone by uncloak() or reset()."""
+        if mode not in CLOAK_MODES:
+            raise ValueError(f"unknown cloak mode {mode!r}; one of {sorted(CLOAK_MODES)}")
+        if status not in GONE_STATUSES:
+            raise ValueError("status must be 404, 410 or 451")
+        with self._lock:
+            self._cloaks[_check_path(path)] = Cloak(mode, frozenset(user_agents), status)
+
+    def uncloak(self, path: str) -> None:
+        with self._lock:
+            self._cloaks.pop(_check_path(path), None)
+
+    def _cloak_for(self, path: str) -> Cloak | None:
+        with self._lock:
+            return self._cloaks.get(path)
+
+    def _next_connection(self) -> int:
+        with self._lock:
+            return next(self._connection_seq)
 
     def _lookup(self, path: str) -> Hosted | None:
         with self._lock:
@@ -737,11 +803,21 @@ class PlatformSimulator:
             wake = self._wake
         wake.wait(seconds)
 
-    def _log(self, method: str, path: str, status: int, key: str | None) -> None:
+    def _log(
+        self,
+        method: str,
+        path: str,
+        status: int,
+        key: str | None,
+        *,
+        headers: list[tuple[str, str]] | None = None,
+        connection: int = 0,
+    ) -> None:
         with self._lock:
             self._log_entries.append(
-                {"method": method, "path": path, "status": status, "idempotency_key": key, "at": time.time()}
-            )
+                {"method": method, "path": path, "status": status, "idempotency_key": key, "at": time.time(),
+                 "headers": list(headers or []), "connection": connection}
+            )  # fmt: skip
 
     # --- tickets -----------------------------------------------------------------------------------------------
 
@@ -794,7 +870,8 @@ class PlatformSimulator:
 
     @property
     def requests_log(self) -> list[dict[str, Any]]:
-        """Every request answered: method, path, status, idempotency_key (or None), at (Unix time)."""
+        """Every request answered: method, path, status, idempotency_key (or None), at (Unix time), headers (the
+        request's, as (name, value) pairs in the order received) and connection (a number per TCP connection)."""
         with self._lock:
             return [dict(e) for e in self._log_entries]
 
@@ -814,6 +891,7 @@ class PlatformSimulator:
             self._wake.set()
             self._init_run_state()
             self._overrides.clear()
+            self._cloaks.clear()
             if content:
                 self._content.clear()
 

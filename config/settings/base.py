@@ -150,6 +150,13 @@ STORAGES["evidence"] = {
 }
 # Outbound HTTP may reach private/loopback addresses only when listed here (tests, demo).
 OUTBOUND_ALLOWLIST = env_list("OUTBOUND_ALLOWLIST", "")
+# Fetches of material pages (capture, re-checks, liveness, watchlists) look like a common desktop
+# browser and name nobody (docs/outbound-http.md, "Who the request says it is"). Empty: core.http's
+# defaults. OUTBOUND_BROWSER_USER_AGENTS lists the others a second look picks from, separated by "|"
+# (User-Agents hold commas). Keep them current: an old browser version stands out too.
+OUTBOUND_BROWSER_USER_AGENT = env_str("OUTBOUND_BROWSER_USER_AGENT", "")
+OUTBOUND_BROWSER_USER_AGENTS = [ua.strip() for ua in env_str("OUTBOUND_BROWSER_USER_AGENTS", "").split("|") if ua.strip()]
+OUTBOUND_BROWSER_ACCEPT_LANGUAGE = env_str("OUTBOUND_BROWSER_ACCEPT_LANGUAGE", "en-US,en;q=0.9")
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -264,6 +271,11 @@ CELERY_TASK_ROUTES = {
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     "verify-audit-chain": {"task": "core.tasks.verify_audit_chain_task", "schedule": 6 * 3600.0},
+    # Signed checkpoints of the audit chain's head (core/audit_signing.py); retried on the next run.
+    "audit-checkpoint": {
+        "task": "core.tasks.audit_checkpoint_task",
+        "schedule": float(env_int("AUDIT_CHECKPOINT_INTERVAL_S", 300)),
+    },
     "beat-heartbeat": {"task": "core.tasks.beat_heartbeat", "schedule": 60.0},
     "verify-all-evidence": {"task": "evidence.tasks.verify_all_evidence", "schedule": 24 * 3600.0},
     "reprocess-stuck-videos": {"task": "evidence.tasks.reprocess_stuck_videos", "schedule": 15 * 60.0},
@@ -297,14 +309,12 @@ TAKEDOWN_REMINDER_BEFORE_S = env_int("TAKEDOWN_REMINDER_BEFORE_S", 2 * 3600)
 TAKEDOWN_ESCALATION_DELAY_S = env_int("TAKEDOWN_ESCALATION_DELAY_S", 24 * 3600)
 TAKEDOWN_ESCALATION_REPEAT_S = env_int("TAKEDOWN_ESCALATION_REPEAT_S", 7 * 24 * 3600)
 RECHECK_MAX_MEDIA = env_int("RECHECK_MAX_MEDIA", 20)
+# A page found gone is marked removed only when a second look this much later, over a new
+# connection with another browser's User-Agent, agrees (docs/takedowns.md, "Removal confirmation").
+REMOVAL_CONFIRM_DELAY_S = env_int("REMOVAL_CONFIRM_DELAY_S", 300)
 # Matching: how stale a process's index may be before a query refreshes it (the 60 s promise).
 MATCH_INDEX_MAX_AGE_S = env_int("MATCH_INDEX_MAX_AGE_S", 30)
 MATCH_MAX_CANDIDATES = env_int("MATCH_MAX_CANDIDATES", 200)
-    # Signed checkpoints of the audit chain's head (core/audit_signing.py); retried on the next run.
-    "audit-checkpoint": {
-        "task": "core.tasks.audit_checkpoint_task",
-        "schedule": float(env_int("AUDIT_CHECKPOINT_INTERVAL_S", 300)),
-    },
 VIDEO_MIN_MATCHED_FRAMES = env_int("VIDEO_MIN_MATCHED_FRAMES", 3)
 VIDEO_MIN_MATCHED_SHARE = float(env_str("VIDEO_MIN_MATCHED_SHARE", "0.3"))
 # Watchlists: matches at or under this PDQ distance are sent without waiting for a person

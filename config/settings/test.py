@@ -8,7 +8,7 @@ import time
 
 import dj_database_url
 
-from config.env import env_str
+from config.env import env_int, env_str
 from config.settings.base import *
 from core.logs import logging_config
 
@@ -35,6 +35,9 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # The Celery worker started by the tests sends through the SMTP sink (tests/conftest.py).
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.locmem.EmailBackend")
 OUTBOUND_ALLOWLIST = ["127.0.0.1", "::1", "localhost"]
+# The second look that confirms a removal comes this soon in tests (still a second fetch, over a new
+# connection); the workers the tests start inherit it through the environment unless told otherwise.
+REMOVAL_CONFIRM_DELAY_S = env_int("REMOVAL_CONFIRM_DELAY_S", 1)
 EVIDENCE_ROOT = VAR_DIR / f"test-evidence-{TEST_RUN_ID}"
 STORAGES = {
     **STORAGES,

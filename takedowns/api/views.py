@@ -92,6 +92,8 @@ class CheckOutput(serializers.Serializer):
     http_status = serializers.IntegerField(allow_null=True)
     distance = serializers.IntegerField(allow_null=True)
     detail = serializers.CharField()
+    # True for the second look of a removal confirmation (a new connection, another browser).
+    second_look = serializers.BooleanField()
 
 
 class TakedownOutput(serializers.Serializer):
@@ -111,6 +113,12 @@ class TakedownOutput(serializers.Serializer):
     platform_message = serializers.CharField()
     duplicate_of = serializers.CharField(source="duplicate_of_id", allow_null=True)
     unavailable_at = serializers.DateTimeField(allow_null=True)
+    # Removal confirmation (docs/takedowns.md): when a look found the page gone and a second look is
+    # awaited (null otherwise; the status keeps its meaning meanwhile), and the last time a page said
+    # "gone" to one look and showed the material to the next (suspected cloaking), with their count.
+    removal_seen_at = serializers.DateTimeField(allow_null=True)
+    cloak_suspected_at = serializers.DateTimeField(allow_null=True)
+    cloak_suspicions = serializers.IntegerField()
     escalated = serializers.SerializerMethodField()
     escalation_level = serializers.IntegerField()
     overdue = serializers.BooleanField()

@@ -71,7 +71,7 @@ def send(notice: Any) -> Result:
     try:
         response = http.request(
             "POST", platform.endpoint, headers=headers, body=body, timeout=settings.NOTICE_HTTP_TIMEOUT_S,
-            max_bytes=64 * 1024, allow_redirects=False,
+            max_bytes=64 * 1024, allow_redirects=False, profile=http.CENTRE,  # the centre speaks openly to the platform
         )  # fmt: skip
     except http.BlockedAddress as exc:
         return Result("failed", detail=f"The platform's endpoint is not reachable by policy: {exc}")
@@ -116,7 +116,12 @@ def poll(request: Any) -> dict[str, Any] | None:
     headers.pop("Content-Type", None)
     try:
         response = http.request(
-            "GET", f"{platform.endpoint.rstrip('/')}/{request.ticket}", headers=headers, timeout=15, max_bytes=64 * 1024
+            "GET",
+            f"{platform.endpoint.rstrip('/')}/{request.ticket}",
+            headers=headers,
+            timeout=15,
+            max_bytes=64 * 1024,
+            profile=http.CENTRE,
         )
     except http.OutboundError:
         return None

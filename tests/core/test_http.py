@@ -263,7 +263,8 @@ def test_get(server: str) -> None:
     assert response.status == 200
     assert response.body == b"hello evidence"
     assert response.headers["content-length"] == "14"  # case-insensitive
-    assert response.headers["X-Seen-UA"] == http.DEFAULT_USER_AGENT
+    assert response.headers["X-Seen-UA"] == http.browser_user_agents()[0]  # material fetches name nobody
+    assert http.request("GET", f"{server}/ok", profile=http.CENTRE).headers["X-Seen-UA"] == http.DEFAULT_USER_AGENT
     assert response.url == f"{server}/ok"
     assert response.remote_address == "127.0.0.1"
     assert response.history == []

@@ -16,6 +16,12 @@ from tests.takedowns.conftest import consenting_case
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _second_look_at_once(settings) -> None:
+    # A removal needs a second look; here it is recorded straight after the first (no fetch is made).
+    settings.REMOVAL_CONFIRM_DELAY_S = 0
+
+
 def test_same_page_in_the_same_case_is_refused_however_spelled(caseworker, sim_platform, api_for) -> None:
     case = consenting_case(caseworker)
     api = api_for(caseworker)
@@ -82,6 +88,8 @@ def test_followers_follow_removal_and_reappearance_and_their_cases_too(
     assert follower.status == "sent"
 
     services.record_check(lead.pk, "removed", http_status=404, distance=None, detail="HTTP 404")
+    # The second look (REMOVAL_CONFIRM_DELAY_S = 0 here) confirms the removal.
+    services.record_check(lead.pk, "removed", http_status=404, distance=None, detail="HTTP 404", second_look=True)
     follower.refresh_from_db()
     assert follower.status == "removed"
     assert follower.sent_at is None and follower.next_check_at is None  # never chased nor counted itself
@@ -114,6 +122,8 @@ def test_migration_0010_gives_existing_followers_their_leaders_times(caseworker,
     )
     services.takedown_approve(requests=[follower], acting_user=other_supervisor)
     services.record_check(lead.pk, "removed", http_status=404, distance=None, detail="HTTP 404")
+    # The second look (REMOVAL_CONFIRM_DELAY_S = 0 here) confirms the removal.
+    services.record_check(lead.pk, "removed", http_status=404, distance=None, detail="HTTP 404", second_look=True)
     lead.refresh_from_db()
     # As a follower made before 0010 looked: the status alone.
     TakedownRequest.objects.filter(pk=follower.pk).update(removed_at=None)

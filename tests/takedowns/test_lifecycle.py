@@ -42,12 +42,24 @@ def test_still_up_a_day_later_sends_the_notice_again(simulator, sim_platform, ca
     assert Notice.objects.filter(request=request).count() == 2
 
 
-def test_removed_then_back_reopens_and_resends(simulator, sim_platform, caseworker) -> None:
+def _removed(request: TakedownRequest, status: int = 404) -> None:
+    """A first look finds the page gone; the second look (settings.REMOVAL_CONFIRM_DELAY_S = 0 here) agrees."""
+    services.record_check(request.pk, CheckOutcome.REMOVED, http_status=status, distance=None, detail=f"HTTP {status}")
+    assert TakedownRequest.objects.get(pk=request.pk).status == "sent"  # one look is not enough
+    services.record_check(
+        request.pk, CheckOutcome.REMOVED, http_status=status, distance=None, detail=f"HTTP {status}", second_look=True
+    )
+
+
+def test_removed_then_back_reopens_and_resends(simulator, sim_platform, caseworker, settings) -> None:
+    settings.REMOVAL_CONFIRM_DELAY_S = 0
     request = _sent_request(simulator, caseworker)
-    services.record_check(request.pk, CheckOutcome.REMOVED, http_status=404, distance=None, detail="HTTP 404")
+    _removed(request)
     request.refresh_from_db()
     assert request.status == "removed"
     assert request.removed_at is not None
+    first_look = request.checks.order_by("at", "id").first().at
+    assert abs((request.removed_at - first_look).total_seconds()) < 1  # the first look's time, not the second's
     assert request.watch_until - request.removed_at >= timedelta(days=29)
     assert (request.next_check_at - timezone.now()) > timedelta(days=6)  # watched weekly
     services.record_check(request.pk, CheckOutcome.STILL_UP, http_status=200, distance=3, detail="back again")
@@ -68,9 +80,10 @@ def test_inconclusive_never_counts_as_removed(simulator, sim_platform, caseworke
     assert request.next_check_at is not None
 
 
-def test_watching_stops_after_the_watch_period(simulator, sim_platform, caseworker) -> None:
+def test_watching_stops_after_the_watch_period(simulator, sim_platform, caseworker, settings) -> None:
+    settings.REMOVAL_CONFIRM_DELAY_S = 0
     request = _sent_request(simulator, caseworker)
-    services.record_check(request.pk, CheckOutcome.REMOVED, http_status=410, distance=None, detail="")
+    _removed(request, 410)
     TakedownRequest.objects.filter(pk=request.pk).update(watch_until=timezone.now() - timedelta(seconds=1))
     services.record_check(request.pk, CheckOutcome.REMOVED, http_status=410, distance=None, detail="")
     request.refresh_from_db()
