@@ -19,11 +19,13 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     VAR_DIR=/var/lib/victimsupport
 
 # Unprivileged user. The code and static files stay owned by root, so the running
-# processes cannot modify them.
+# processes cannot modify them. /var/lib/audit-signer is the audit signer's key and records: only
+# the signer container mounts a volume there (docker-compose.yml).
 RUN groupadd --system --gid 10001 app \
  && useradd --system --uid 10001 --gid app --home-dir /nonexistent --no-create-home \
         --shell /usr/sbin/nologin app \
- && install -d -o app -g app -m 0750 /var/lib/victimsupport
+ && install -d -o app -g app -m 0750 /var/lib/victimsupport \
+ && install -d -o app -g app -m 0700 /var/lib/audit-signer
 
 # PostgreSQL client tools for `manage.py backup` and `manage.py restore`. pg_dump refuses a server
 # newer than itself, and Debian bookworm ships 15 while docker-compose.yml runs postgres:16, so the

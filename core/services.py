@@ -325,6 +325,7 @@ def audit_chain_check(*, acting_user: User | None) -> dict[str, object]:
         "checked": report.checked,
         "broken_at": report.broken_at,
         "reason": report.reason,
+        "signed": report.signed,  # signed checkpoints compared (None: no signer's public key set)
     }
     with transaction.atomic():
         SystemState.objects.update_or_create(
@@ -335,8 +336,12 @@ def audit_chain_check(*, acting_user: User | None) -> dict[str, object]:
     if not report.ok:
         alerts.notify_admins(
             subject="Audit chain broken",
-            body=f"The audit log's hash chain is broken at event {report.broken_at}: {report.reason}. "
-            "Investigate before trusting the log; run `manage.py verify_audit_chain` to confirm.",
+            body=(
+                f"The audit log's hash chain is broken at event {report.broken_at}: {report.reason}. "
+                if report.broken_at is not None
+                else f"The audit log could not be checked against its signed checkpoints: {report.reason}. "
+            )
+            + "Investigate before trusting the log; run `manage.py verify_audit_chain` to confirm.",
         )
     return result
 

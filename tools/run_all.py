@@ -1,11 +1,14 @@
-"""Runs the whole demo: the web server, a Celery worker, Celery beat, the platform simulator and
-the SMTP sink. Ctrl-C stops all of them.
+"""Runs the whole demo: the web server, a Celery worker, Celery beat, the audit signer, the platform
+simulator and the SMTP sink. Ctrl-C stops all of them.
 
 Used by `make run`. Each process gets its own process group so that stopping reaches the
 worker's children too. The simulator (tools/platform_sim.py, docs/simulator.md) hosts the demo
 posts that `load_demo` files takedown drafts for and answers the demo platform's notices; the
 sink (tools/smtp_sink.py) keeps every e-mail the system sends as an .eml file. Web, worker and
-beat are pointed at the sink unless EMAIL_HOST is set in the environment.
+beat are pointed at the sink unless EMAIL_HOST is set in the environment. The audit signer
+(core/signer.py) signs checkpoints of the audit chain with its own key, created on first run under
+var/audit-signer/; web, worker and beat get only its address and public key (unless
+AUDIT_SIGNER_URL is set in the environment: then that signer is used).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ BIN = Path(sys.executable).parent
 SIM_PORT = 8030  # core/demo.py points the demo platform at http://127.0.0.1:8030
 SIM_SECRET = "demo-secret"
 SMTP_PORT = 8025
+SIGNER_PORT = 8031
 # The demo's first re-check: soon after the simulator takes a post down (120 s after the notice),
 # instead of the production default of 10 minutes. Set TAKEDOWN_FIRST_CHECK_S to change it.
 DEMO_FIRST_CHECK_S = "150"
@@ -88,10 +92,30 @@ def main() -> int:
         env["EMAIL_PORT"] = str(SMTP_PORT)
         mail_note = f"every mail lands in the SMTP sink (127.0.0.1:{SMTP_PORT}), one .eml\n             file each in {sink_dir}/"
     env.setdefault("TAKEDOWN_FIRST_CHECK_S", DEMO_FIRST_CHECK_S)
+    # The audit signer: its key file goes on its own command line only; the system gets its address
+    # and public key (read from the .pub file the signer writes beside its key on first run).
+    if not env.get("AUDIT_SIGNER_URL"):
+        signer_dir = var_dir / "audit-signer"
+        key_file = signer_dir / "signing.key"
+        public_file = key_file.with_name(key_file.name + ".pub")
+        if not public_file.exists():
+            from core.signer import load_or_create_key, public_key_b64
+
+            public_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            public_file.write_text(public_key_b64(load_or_create_key(key_file)) + "\n")
+        helpers["audit-signer"] = [
+            sys.executable, "-m", "core.signer", "--listen", f"127.0.0.1:{SIGNER_PORT}",
+            "--key-file", str(key_file), "--sink", str(signer_dir / "checkpoints.jsonl"),
+        ]  # fmt: skip
+        env["AUDIT_SIGNER_URL"] = f"http://127.0.0.1:{SIGNER_PORT}"
+        env["AUDIT_SIGNER_PUBLIC_KEY"] = public_file.read_text().strip()
+    env.pop("AUDIT_SIGNER_KEY_FILE", None)
 
     wanted = {"web": (args.host, int(args.port)), "simulator": ("127.0.0.1", SIM_PORT)}
     if "smtp-sink" in helpers:
         wanted["smtp-sink"] = ("127.0.0.1", SMTP_PORT)
+    if "audit-signer" in helpers:
+        wanted["audit-signer"] = ("127.0.0.1", SIGNER_PORT)
     busy = [f"{name} ({host}:{port})" for name, (host, port) in wanted.items() if not _port_free(host, port)]
     if busy:
         print(f"Port already in use for: {', '.join(busy)}. Stop whatever holds it and run again.", file=sys.stderr)
@@ -155,8 +179,11 @@ def main() -> int:
              turn Sent, then Removed a few minutes later (the simulator
              removes a post 120 s after its notice; beat runs re-checks).
  E-mail:     {mail_note}
- Stop:       Ctrl-C stops the web server, the worker, beat, the simulator
-             and the SMTP sink.
+ Audit:      the audit signer ({env["AUDIT_SIGNER_URL"]}) signs checkpoints
+             of the audit log every 5 minutes; key and records in
+             {var_dir / "audit-signer"}/ (used unless AUDIT_SIGNER_URL is set)
+ Stop:       Ctrl-C stops the web server, the worker, beat, the simulator,
+             the audit signer and the SMTP sink.
 ==========================================================================
 """,
         flush=True,

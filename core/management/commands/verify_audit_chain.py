@@ -25,6 +25,8 @@ class Command(BaseCommand):
             )
             self.stdout.write(self.style.SUCCESS(f"The audit chain is whole: {report.checked} events checked.{start}{signed}"))
             return
+        if report.broken_at is None:
+            raise CommandError(f"The audit chain could not be verified: {report.reason}.")
         raise CommandError(
             f"The audit chain is broken at event {report.broken_at}: {report.reason}. "
             f"{report.checked} events before it are intact."
