@@ -337,6 +337,7 @@ EMAIL_PORT = env_int("EMAIL_PORT", 25)
 EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 20)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "support-centre@localhost")
 CENTRE_NAME = env_str("CENTRE_NAME", "Digital Sex Crime Victim Support Centre")
@@ -359,7 +360,6 @@ INTAKE_API_POW_ABOVE = env_int("INTAKE_API_POW_ABOVE", 600)
 # The centre (code) that sees public reports nobody routed yet; empty: the central centre.
 INTAKE_TRIAGE_CENTRE = env_str("INTAKE_TRIAGE_CENTRE", "")
 # E-mail the assigned caseworker when a reporter writes (never the message itself).
-EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
 INTAKE_MESSAGE_EMAIL = env_bool("INTAKE_MESSAGE_EMAIL", True)
 # This site's address for links in e-mails (https://cases.example.org); empty: the first ALLOWED_HOSTS.
 SITE_URL = env_str("SITE_URL", "")

@@ -70,10 +70,6 @@ if EVIDENCE_S3_BUCKET:
     }
 
 EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-
-# Log collectors read JSON lines; LOG_FORMAT=plain gives readable lines for `docker compose logs`.
-LOG_FORMAT = env_str("LOG_FORMAT", "json")
-LOGGING = logging_config(fmt=LOG_FORMAT, level=LOG_LEVEL)
 # Mail carries invitations, sign-in links and notices about victims' cases: never in clear text.
 # EMAIL_USE_TLS=true for STARTTLS (port 587), or EMAIL_USE_SSL=true for implicit TLS (port 465).
 if EMAIL_USE_TLS == EMAIL_USE_SSL:
@@ -87,3 +83,7 @@ if EMAIL_USE_TLS == EMAIL_USE_SSL:
 # The media probe must run in its sandbox; a machine without bubblewrap refuses files rather than
 # parsing them unisolated (manage.py check --deploy says so first).
 EVIDENCE_PROBE_ISOLATION = env_str("EVIDENCE_PROBE_ISOLATION", "required").lower()
+
+# Log collectors read JSON lines; LOG_FORMAT=plain gives readable lines for `docker compose logs`.
+LOG_FORMAT = env_str("LOG_FORMAT", "json")
+LOGGING = logging_config(fmt=LOG_FORMAT, level=LOG_LEVEL)
