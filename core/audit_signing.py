@@ -38,6 +38,7 @@ from core.models import AuditCheckpoint, AuditEvent
 from core.signer import canonical, line_digest
 
 logger = logging.getLogger(__name__)
+_MAX_ANSWER_BYTES = 1024 * 1024 * 1024
 
 
 class SignerUnavailable(Exception):
@@ -72,7 +73,8 @@ def _request(method: str, path: str, body: dict[str, Any] | None = None) -> dict
         headers = {"Content-Type": "application/json"} if data is not None else {}
         conn.request(method, url.path.rstrip("/") + path, body=data, headers=headers)
         response = conn.getresponse()
-        payload = response.read(64 * 1024 * 1024)
+        # The whole record list: about 30 MB a year at one checkpoint every 5 minutes.
+        payload = response.read(_MAX_ANSWER_BYTES)
         if response.status != 200:
             raise SignerUnavailable(f"the signer answered {response.status}")
         answer = json.loads(payload)
