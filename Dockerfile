@@ -38,13 +38,13 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends "postgresql-client-${PG_CLIENT_VERSION}" \
  && rm -rf /var/lib/apt/lists/*
 
-WORKDIR /app
-
 # bubblewrap: the sandbox of the media probe (evidence/sandbox.py); libseccomp2 for its filter.
 # In a container it needs user namespaces: see docs/operations.md, "The probe's sandbox".
 RUN apt-get update \
  && apt-get install -y --no-install-recommends bubblewrap libseccomp2 \
  && rm -rf /var/lib/apt/lists/*
+
+WORKDIR /app
 
 # Dependencies first, from pyproject.toml alone, so that this layer is reused while only
 # the application code changes. (With no package directories present setuptools builds an
@@ -64,9 +64,9 @@ RUN pip install --no-deps --force-reinstall . \
 RUN SECRET_KEY=collectstatic-only-not-a-secret \
     EVIDENCE_ENCRYPTION_KEY=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= \
     ALLOWED_HOSTS=localhost \
+    EMAIL_USE_TLS=true \
     python manage.py collectstatic --noinput
 
-    EMAIL_USE_TLS=true \
 USER app:app
 
 EXPOSE 8000

@@ -123,8 +123,6 @@ EVIDENCE_LIMITS = {
     "parse_cpu_s": env_int("EVIDENCE_PARSE_CPU_S", 30),
     "parse_timeout_s": env_int("EVIDENCE_PARSE_TIMEOUT_S", 40),
 }
-# Uploads stream to temporary files (never memory) and stop at the largest allowed size.
-FILE_UPLOAD_HANDLERS = ["core.uploads.HashingUploadHandler"]
 # The media probe runs in a bubblewrap sandbox (evidence/sandbox.py; docs/evidence.md, "The probe's
 # sandbox"). required: refuse files when the sandbox cannot run here (production's default); auto:
 # fall back to the plain limited process with a warning (local, demo, tests); off: never isolate.
@@ -138,6 +136,8 @@ EVIDENCE_PROBE_UID = env_int("EVIDENCE_PROBE_UID", 65534)
 # A URL capture fetches at most this many MiB in all (page and media); the media left when it runs
 # out are skipped and the capture says it was cut short (evidence/services.py, capture_run).
 CAPTURE_MAX_TOTAL_MB = env_int("CAPTURE_MAX_TOTAL_MB", 500)
+# Uploads stream to temporary files (never memory) and stop at the largest allowed size.
+FILE_UPLOAD_HANDLERS = ["core.uploads.HashingUploadHandler"]
 UPLOAD_MAX_BYTES = max(
     EVIDENCE_LIMITS["max_image_bytes"], EVIDENCE_LIMITS["max_video_bytes"], EVIDENCE_LIMITS["max_document_bytes"]
 )
@@ -376,6 +376,17 @@ RETENTION_TOMBSTONE_DAYS = env_int("RETENTION_TOMBSTONE_DAYS", 2 * 365)
 RETENTION_BATCH_CASES = env_int("RETENTION_BATCH_CASES", 200)
 CASE_REFERENCE_PREFIX = env_str("CASE_REFERENCE_PREFIX", "KR")
 
+# The audit signer (core/signer.py, docs/operations.md "Audit signer"): a separate process that signs
+# checkpoints of the audit chain's head with a key this application never holds. Its address, and
+# its PUBLIC key (base64, as `python -m core.signer` prints it) that verification trusts. Empty URL:
+# no checkpoints (and no audit purge); empty key: verification checks the hashes only.
+AUDIT_SIGNER_URL = env_str("AUDIT_SIGNER_URL", "")
+AUDIT_SIGNER_PUBLIC_KEY = env_str("AUDIT_SIGNER_PUBLIC_KEY", "")
+# A read-only copy of the signer's sink to verify from instead of asking the signer (optional).
+AUDIT_CHECKPOINT_FILE = env_str("AUDIT_CHECKPOINT_FILE", "")
+AUDIT_CHECKPOINT_INTERVAL_S = env_int("AUDIT_CHECKPOINT_INTERVAL_S", 300)
+AUDIT_SIGNER_TIMEOUT_S = env_int("AUDIT_SIGNER_TIMEOUT_S", 5)
+
 # Operations: health, metrics, failed work (docs/operations.md).
 # /metrics answers `Authorization: Bearer <METRICS_TOKEN>` (empty: only signed-in administrators).
 METRICS_TOKEN = env_str("METRICS_TOKEN", "")
@@ -394,14 +405,3 @@ OUTBOX_STUCK_AFTER_S = NOTICE_STUCK_ALERT_S
 LOG_FORMAT = env_str("LOG_FORMAT", "plain")
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
 LOGGING = logging_config(fmt=LOG_FORMAT, level=LOG_LEVEL)
-# The audit signer (core/signer.py, docs/operations.md "Audit signer"): a separate process that signs
-# checkpoints of the audit chain's head with a key this application never holds. Its address, and
-# its PUBLIC key (base64, as `python -m core.signer` prints it) that verification trusts. Empty URL:
-# no checkpoints (and no audit purge); empty key: verification checks the hashes only.
-AUDIT_SIGNER_URL = env_str("AUDIT_SIGNER_URL", "")
-AUDIT_SIGNER_PUBLIC_KEY = env_str("AUDIT_SIGNER_PUBLIC_KEY", "")
-# A read-only copy of the signer's sink to verify from instead of asking the signer (optional).
-AUDIT_CHECKPOINT_FILE = env_str("AUDIT_CHECKPOINT_FILE", "")
-AUDIT_CHECKPOINT_INTERVAL_S = env_int("AUDIT_CHECKPOINT_INTERVAL_S", 300)
-AUDIT_SIGNER_TIMEOUT_S = env_int("AUDIT_SIGNER_TIMEOUT_S", 5)
-
