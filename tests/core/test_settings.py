@@ -60,3 +60,16 @@ def test_secrets_can_come_from_files(tmp_path: Path) -> None:
     env["SECRET_KEY_FILE"] = str(tmp_path / "nope")
     result = _check(env)
     assert "SECRET_KEY_FILE points to" in result.stderr
+
+
+def test_production_cookies_are_host_prefixed() -> None:
+    """`__Host-` names (so no sibling subdomain or plain-HTTP page can plant them) with what
+    browsers demand of such a cookie: Secure, Path=/, no Domain (tests/security/test_session_lifetime.py)."""
+    code = (
+        "import django; django.setup(); from django.conf import settings as s; "
+        "print(s.SESSION_COOKIE_NAME, s.CSRF_COOKIE_NAME, s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, "
+        "s.SESSION_COOKIE_PATH, s.CSRF_COOKIE_PATH, s.SESSION_COOKIE_DOMAIN, s.CSRF_COOKIE_DOMAIN)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=GOOD, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["__Host-sessionid", "__Host-csrftoken", "True", "True", "/", "/", "None", "None"]
