@@ -19,12 +19,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
 import time
 from typing import Any
 
 from django.conf import settings
 from django.utils.translation import gettext as _
+
+logger = logging.getLogger(__name__)
 
 
 def _key() -> bytes:
@@ -82,7 +85,12 @@ def check(challenge: str, nonce: str) -> str:
         # Spent until it expires (then the expiry refuses it anyway). Without Redis (the embedded
         # demo) a proof could be replayed until it expires: documented.
         key = f"{settings.REDIS_KEY_PREFIX}:intake-pow:{hashlib.sha256(challenge.encode()).hexdigest()}"
-        if not client.set(key, b"1", nx=True, ex=max(1, expiry - int(time.time()) + 1)):
+        try:
+            fresh = client.set(key, b"1", nx=True, ex=max(1, expiry - int(time.time()) + 1))
+        except Exception:  # noqa: BLE001 - fail open like the budgets: a victim's report must not fail on Redis
+            logger.warning("intake proof of work: Redis did not answer; the proof was not marked spent")
+            fresh = True
+        if not fresh:
             return refused
     return ""
 

@@ -125,3 +125,14 @@ def test_no_address_is_stored(strict, settings) -> None:
     assert keys
     assert not any(b"203.0.113" in key or b"203.0.113" in (client.get(key) or b"") for key in keys)
     assert not any("203.0.113" in str(e.details) for e in AuditEvent.objects.all())
+
+
+def test_a_report_with_a_proof_is_taken_when_redis_does_not_answer(strict) -> None:
+    """Redis down must not turn a frightened person's report into a server error: the proof is
+    checked by its signature, expiry and hash, and only its single use is lost meanwhile."""
+    strict.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1 (loopback only)
+    challenge = pow.new_challenge()
+    response = _report(pow_challenge=challenge, pow_nonce=solve(challenge))
+    assert response.status_code == 200
+    assert 'data-testid="receipt"' in response.content.decode()
+    assert IntakeReport.objects.count() == 1
