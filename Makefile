@@ -45,6 +45,8 @@ deploy-check: $(VENV)/.dev-installed
 	DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres \
 	REDIS_URL=redis://127.0.0.1:6379/0 \
 	EMAIL_USE_TLS=true \
+	AUDIT_SIGNER_URL=http://127.0.0.1:8031 \
+	AUDIT_SIGNER_PUBLIC_KEY=2styOemFY8eXX+wCFsJ4e2SnbeL2+10OPZzdnFKGdcU= \
 	$(BIN)/python manage.py check --deploy --fail-level WARNING
 
 pytest: $(VENV)/.dev-installed

@@ -9,7 +9,7 @@ class CoreConfig(AppConfig):
         # Importing core.api.schema registers the OpenAPI descriptions of our authentication
         # classes; core.taskmonitor connects the Celery signals (task timings for /metrics,
         # failures for the failed-work page).
-        from core import taskmonitor
+        from core import checks, taskmonitor  # noqa: F401 - checks registers the deploy checks
         from core.api import schema  # noqa: F401
 
         taskmonitor.connect()

@@ -88,3 +88,31 @@ def test_urllib3_is_at_least_2_6_pinned_and_installed() -> None:
     assert not pin.specifier.contains("2.5.0")
     assert pin.specifier.contains("2.6.0")
     assert Version(metadata.version("urllib3")) >= Version("2.6")
+
+
+def _deploy_check(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING", "--tag", "security"],
+        cwd=ROOT,
+        env={**env, "EVIDENCE_PROBE_ISOLATION": "auto"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_the_deploy_check_fails_without_the_audit_signer() -> None:
+    """Without the signer's address and public key the audit log is an unkeyed chain again."""
+    result = _deploy_check(GOOD)
+    assert result.returncode != 0
+    assert "core.W001" in result.stderr and "core.W002" in result.stderr
+    bad_key = _deploy_check({**GOOD, "AUDIT_SIGNER_URL": "http://127.0.0.1:8031", "AUDIT_SIGNER_PUBLIC_KEY": "bm90LWEta2V5"})
+    assert "core.W003" in bad_key.stderr and "core.W001" not in bad_key.stderr
+    good = _deploy_check(
+        {
+            **GOOD,
+            "AUDIT_SIGNER_URL": "http://127.0.0.1:8031",
+            "AUDIT_SIGNER_PUBLIC_KEY": "2styOemFY8eXX+wCFsJ4e2SnbeL2+10OPZzdnFKGdcU=",
+        }
+    )
+    assert "core.W00" not in good.stderr, good.stderr
