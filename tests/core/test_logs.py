@@ -222,7 +222,10 @@ def test_a_realistic_flow_leaves_no_victim_data_in_any_log(own_worker, captured,
     assert Client().get("/api/v1/cases/", HTTP_AUTHORIZATION=f"Token {token}x", REMOTE_ADDR=IP).status_code == 401
     upload = io.BytesIO(media.image_bytes("PNG", seed=812))
     upload.name = FILE_NAME
-    assert api.post(f"/api/v1/cases/{case.pk}/evidence/", {"file": upload}, format="multipart").status_code == 201
+    # The upload goes to the caseworker's own case, through their verified session (the twin sees
+    # only cases it works on).
+    person = api_for(caseworker)
+    assert person.post(f"/api/v1/cases/{case.pk}/evidence/", {"file": upload}, format="multipart").status_code == 201
     # 5. A task fails in the worker with contact details in its message.
     SystemState.objects.create(key="test-switch-70", value={"fail": True, "contact": EMAIL, "ip": IP})
     app.send_task("tests.fail_while_asked", args=[70])
