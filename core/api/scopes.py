@@ -48,13 +48,19 @@ _CASEWORK = frozenset(
     }
 )
 
+# Reading is scoped by the selectors, whatever the role: an analyst's token that lists cases gets an
+# empty list and one that asks for a case gets the same 404 as a case that does not exist, exactly as
+# before scopes existed (the contract: "a record the caller may not see answers 404"). So every
+# staff role may hold the read scopes; a 403 for a read would tell a caller something a 404 hides.
+_READ = frozenset({"cases:read", "evidence:read", "takedowns:read", "platforms:read", "intake:read"})
+
 # What each role's views let it do at all; a scope outside this set would open nothing.
 ROLE_SCOPES: dict[str, frozenset[str]] = {
     Role.CASEWORKER: _CASEWORK,
     Role.SUPERVISOR: _CASEWORK | {"compliance:read"},
-    Role.ANALYST: frozenset({"compliance:read", "platforms:read"}),
-    Role.ADMIN: frozenset({"platforms:read", "platforms:write", "compliance:read", "hashlist"}),
-    Role.AUDITOR: frozenset({"platforms:read"}),
+    Role.ANALYST: _READ | {"compliance:read"},
+    Role.ADMIN: _READ | {"platforms:write", "compliance:read", "hashlist"},
+    Role.AUDITOR: _READ,
     Role.PARTNER: frozenset({"hashlist"}),
 }
 

@@ -216,3 +216,20 @@ def test_the_accounts_page_shows_last_use_and_revokes_one_token(client_for, supe
     assert _client(used).get("/api/v1/hashlist/").status_code == 200
     event = AuditEvent.objects.get(action="api_token.revoke")
     assert event.actor_username == admin.username
+
+
+def test_a_default_token_of_a_role_without_cases_answers_as_the_contract_says(capsys) -> None:
+    """Scopes narrow, they never change what a caller learns: an analyst's token lists no case and
+    gets the same 404 for a real case of another account as for one that does not exist (a 403 for
+    the one that exists would reveal it)."""
+    owner = _client(_issue(capsys, "--username", "police", "--role", "caseworker"))
+    case_id = owner.post("/api/v1/cases/", CASE, format="json").json()["id"]
+    analyst = _client(_issue(capsys, "--username", "figures-bot", "--role", "analyst"))
+    listed = analyst.get("/api/v1/cases/")
+    assert listed.status_code == 200
+    assert case_id not in [
+        row["id"] for row in (listed.json().get("results", listed.json()) if isinstance(listed.json(), dict) else listed.json())
+    ]
+    assert analyst.get(f"/api/v1/cases/{case_id}/").status_code == 404
+    assert analyst.get("/api/v1/cases/99999999/").status_code == 404
+    assert analyst.post("/api/v1/cases/", CASE, format="json").status_code == 403
