@@ -13,6 +13,7 @@ from cases.models import (
     ReferralKind,
     ReferralStatus,
 )
+from core.forms import override_code_field
 
 
 class CaseFilterForm(forms.Form):
@@ -131,13 +132,7 @@ class ReferralForm(forms.Form):
         max_length=1000,
         help_text=_("Only when the victim has not consented. Recorded in the audit log."),
     )
-    override_code = forms.RegexField(
-        label=_("Fresh authenticator code (for an override)"),
-        regex=r"^\s*\d{6}\s*$",
-        required=False,
-        help_text=_("Acting without consent asks for a new code; the one you signed in with does not count."),
-        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
-    )
+    override_code = override_code_field()
 
 
 class ReferralStatusForm(forms.Form):

@@ -32,6 +32,17 @@ class CodeForm(forms.Form):
         return str(self.cleaned_data["code"]).strip()
 
 
+def override_code_field() -> forms.RegexField:
+    """The fresh code a supervisor types to act without the victim's consent (core.twofactor.step_up)."""
+    return forms.RegexField(
+        label=_("Fresh authenticator code (for an override)"),
+        regex=r"^\s*\d{6}\s*$",
+        required=False,
+        help_text=_("Acting without consent asks for a new code; the one you signed in with does not count."),
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+    )
+
+
 class AuditFilterForm(forms.Form):
     # Codes stay in the query string (links can be shared); people choose among words. A subject
     # ("case.") selects all of its actions, because the view filters by prefix.

@@ -16,8 +16,8 @@ from core import audit
 from core.errors import ServiceError
 from evidence import sandbox, storage
 from evidence.models import IntakeFile, IntakeFileState
-from evidence.services import EvidenceRefused, IncomingFile, check_file, evidence_add
-from evidence.validation import Refused, sniff
+from evidence.services import EvidenceRefused, IncomingFile, check_file, evidence_add, size_limit
+from evidence.validation import Refused
 
 logger = logging.getLogger(__name__)
 
@@ -28,31 +28,18 @@ class QuarantineFull(ServiceError):
     status_code = 503
 
 
-def _public_limit(kind: str) -> int:
+def public_limit(kind: str) -> int:
+    """The public form's limit for a kind, never above the staff one (evidence.services.size_limit)."""
     mib = 1024 * 1024
     limits = {"image": settings.INTAKE_MAX_IMAGE_MB * mib, "video": settings.INTAKE_MAX_VIDEO_MB * mib}
     # Documents (PDF) are held to the image limit: nobody needs a larger one in a first report.
-    return int(min(limits.get(kind, limits["image"]), settings.EVIDENCE_LIMITS["max_document_bytes"]))
+    return int(min(limits.get(kind, limits["image"]), size_limit(kind)))
 
 
 def _cheap_check(path: Path) -> tuple[str, str, int]:
     """Only what costs nothing: the type by its first bytes and the public size limit. Parsing
     (the sandboxed probe) is a worker's job (parse_quarantined)."""
-    size = path.stat().st_size
-    with path.open("rb") as fh:
-        head = fh.read(512)
-    try:
-        sniffed = sniff(head)
-    except Refused as exc:
-        raise EvidenceRefused(exc.message, exc.status) from exc
-    limit = _public_limit(sniffed.kind)
-    if size > limit:
-        raise EvidenceRefused(
-            _("The file is too large: %(size)s MiB; %(kind)s files may be at most %(limit)s MiB.")
-            % {"size": size // (1024 * 1024), "kind": sniffed.kind, "limit": limit // (1024 * 1024)},
-            413,
-        )
-    return sniffed.media_type, sniffed.kind, size
+    return check_file(path, limit_for=public_limit)
 
 
 def quarantine_full() -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -75,13 +76,16 @@ def custody(evidence: Evidence, action: str, actor: User | None, reason: str = "
     )
 
 
-def _size_limit(kind: str) -> int:
+def size_limit(kind: str) -> int:
     limits = settings.EVIDENCE_LIMITS
     return int({"image": limits["max_image_bytes"], "video": limits["max_video_bytes"]}.get(kind, limits["max_document_bytes"]))
 
 
-def check_file(path: Path) -> tuple[str, str, int]:
-    """Type by content and size. Returns (media type, kind, size) or raises EvidenceRefused."""
+def check_file(path: Path, *, limit_for: Callable[[str], int] | None = None) -> tuple[str, str, int]:
+    """Type by content and size. Returns (media type, kind, size) or raises EvidenceRefused.
+
+    `limit_for` gives the largest size for a kind (default: the staff limits; the public intake
+    passes its lower ones)."""
     size = path.stat().st_size
     with path.open("rb") as fh:
         head = fh.read(512)
@@ -89,7 +93,7 @@ def check_file(path: Path) -> tuple[str, str, int]:
         sniffed = sniff(head)
     except Refused as exc:
         raise EvidenceRefused(exc.message, exc.status) from exc
-    limit = _size_limit(sniffed.kind)
+    limit = (limit_for or size_limit)(sniffed.kind)
     if size > limit:
         raise EvidenceRefused(
             _("The file is too large: %(size)s MiB; %(kind)s files may be at most %(limit)s MiB.")

@@ -3,6 +3,8 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from core.forms import override_code_field
+
 
 class BulkForm(forms.Form):
     prefix = "bulk"
@@ -24,10 +26,4 @@ class ApproveForm(forms.Form):
     override_reason = forms.CharField(
         label=_("Supervisor override: why send without the victim's consent?"), required=False, max_length=1000
     )
-    override_code = forms.RegexField(
-        label=_("Fresh authenticator code (for an override)"),
-        regex=r"^\s*\d{6}\s*$",
-        required=False,
-        help_text=_("Acting without consent asks for a new code; the one you signed in with does not count."),
-        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
-    )
+    override_code = override_code_field()

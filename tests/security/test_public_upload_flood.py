@@ -89,3 +89,14 @@ def test_a_worker_checks_the_files_and_drops_a_crafted_one(celery_worker_process
 
     # The triage page shows staff this summary ("1 file could not be read safely and was dropped").
     assert intake.file_summary(IntakeReport.objects.get()) == {"pending": 0, "checked": 1, "dropped": 1}
+
+
+def test_the_default_public_limits_are_20_mib_an_image_and_200_mib_a_video() -> None:
+    """The public limits are the issue's defaults and each stays under the staff limit of its own
+    kind (a video was once held to the 50 MiB document limit by mistake)."""
+    from evidence.intake_files import public_limit
+
+    mib = 1024 * 1024
+    assert public_limit("image") == 20 * mib
+    assert public_limit("video") == 200 * mib
+    assert public_limit("document") == 20 * mib
