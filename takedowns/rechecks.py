@@ -158,7 +158,7 @@ def check_url(url: str, known: Known, *, second_look: bool = False) -> Verdict:
     return Verdict(CheckOutcome.REMOVED, status, detail="the page no longer holds matching media (soft removal)")
 
 
-def run(request_id: int, *, second_look: bool = False) -> str:
+def run(request_id: int, *, second_look: bool = False, asked: bool = False) -> str:
     """One request's re-check. `second_look` (the task queued after a first look found the page gone)
     does nothing once that is settled, or before it is due (beat's schedule runs it then)."""
     from takedowns.models import TakedownRequest
@@ -173,7 +173,7 @@ def run(request_id: int, *, second_look: bool = False) -> str:
     verdict = check_url(request.url, known_for(request), second_look=due)
     record_check(
         request.pk, verdict.outcome, http_status=verdict.http_status, distance=verdict.distance, detail=verdict.detail,
-        second_look=due,
+        second_look=due, asked=asked,
     )  # fmt: skip
     return verdict.outcome
 

@@ -879,7 +879,8 @@ def record_results(
                 if request.removal_seen_at is None and request.status == RequestStatus.QUEUED:
                     request.removal_seen_at = now
                     request.save(update_fields=["removal_seen_at", "updated_at"])
-                due = (request.removal_seen_at or now) + removal_confirm_delay()
+                # A person approved this notice and waits for it: the shorter, asked delay.
+                due = (request.removal_seen_at or now) + removal_confirm_delay(asked=True)
                 delay = max(0.0, (due - now).total_seconds())
                 locked.status = NoticeStatus.PENDING
                 locked.attempts -= 1
@@ -1088,12 +1089,22 @@ CHECK_SCHEDULE_S = [600, 3600, 4 * 3600, 12 * 3600, 24 * 3600]
 
 
 def record_check(
-    request_id: int, outcome: str, *, http_status: int | None, distance: int | None, detail: str, second_look: bool = False
+    request_id: int,
+    outcome: str,
+    *,
+    http_status: int | None,
+    distance: int | None,
+    detail: str,
+    second_look: bool = False,
+    asked: bool = False,
 ) -> Check | None:
     """Applies one re-check's outcome: only this marks a request removed (or reappeared), and only
-    when a second look agrees with the first (docs/takedowns.md, "Removal confirmation")."""
+    when a second look agrees with the first (docs/takedowns.md, "Removal confirmation"). `asked`:
+    a person or an API client asked for this check and waits (the second look comes sooner)."""
     checks = record_checks(
-        [(request_id, outcome, http_status, distance, detail)], second_looks={request_id} if second_look else set()
+        [(request_id, outcome, http_status, distance, detail)],
+        second_looks={request_id} if second_look else set(),
+        asked={request_id} if asked else set(),
     )
     return checks[0] if checks else None
 
@@ -1105,7 +1116,10 @@ _CHECK_FIELDS = [
 
 
 def record_checks(
-    results: list[tuple[int, str, int | None, int | None, str]], *, second_looks: Iterable[int] = ()
+    results: list[tuple[int, str, int | None, int | None, str]],
+    *,
+    second_looks: Iterable[int] = (),
+    asked: Iterable[int] = (),
 ) -> list[Check]:
     """Applies a batch of re-check outcomes in one transaction (request id, outcome, HTTP status,
     distance, detail). `second_looks` names the requests whose outcome came from a second look (a
@@ -1113,7 +1127,8 @@ def record_checks(
     (removed, reappeared, a suspected cloak) get their own audit events."""
     now = timezone.now()
     second = set(second_looks)
-    confirm_later: list[int] = []
+    asked_ids = set(asked)
+    confirm_later: list[tuple[int, bool]] = []
     with transaction.atomic():
         requests = {
             r.pk: r
@@ -1134,8 +1149,8 @@ def record_checks(
                 )
             )  # fmt: skip
             before = (request.status, request.cloak_suspected_at)
-            if _apply_check(request, outcome, now, second_look=request_id in second):
-                confirm_later.append(request.pk)
+            if _apply_check(request, outcome, now, second_look=request_id in second, asked=request_id in asked_ids):
+                confirm_later.append((request.pk, request_id in asked_ids))
             if (request.status, request.cloak_suspected_at) != before:
                 changed.append(request)
         created = Check.objects.bulk_create(checks)
@@ -1148,19 +1163,24 @@ def record_checks(
     return created
 
 
-def removal_confirm_delay() -> timedelta:
-    return timedelta(seconds=max(0, settings.REMOVAL_CONFIRM_DELAY_S))
+def removal_confirm_delay(*, asked: bool = False) -> timedelta:
+    """How long after a first look the second one comes: REMOVAL_CONFIRM_DELAY_S for the schedule's
+    own looks; REMOVAL_CONFIRM_ASKED_DELAY_S (never longer) when a person or an API client asked for
+    the look (re-check now, or the look before the notice they approved) and waits for the answer."""
+    scheduled = max(0, settings.REMOVAL_CONFIRM_DELAY_S)
+    if asked:
+        return timedelta(seconds=min(scheduled, max(0, settings.REMOVAL_CONFIRM_ASKED_DELAY_S)))
+    return timedelta(seconds=scheduled)
 
 
-def _second_look_later(request_ids: list[int]) -> None:
-    """After commit, queue the second look of each request REMOVAL_CONFIRM_DELAY_S from now. Its
+def _second_look_later(request_ids: list[tuple[int, bool]]) -> None:
+    """After commit, queue the second look of each (request, asked) after its delay. Its
     next_check_at says the same, so beat's schedule_due_checks catches a wake-up the broker lost."""
     from takedowns.tasks import recheck_request
 
-    delay = removal_confirm_delay().total_seconds()
-
     def queue() -> None:
-        for request_id in request_ids:
+        for request_id, asked in request_ids:
+            delay = removal_confirm_delay(asked=asked).total_seconds()
             try:
                 recheck_request.apply_async((request_id,), {"second_look": True}, countdown=delay)
             except Exception:  # noqa: BLE001 - beat's schedule_due_checks finds it by next_check_at
@@ -1170,9 +1190,12 @@ def _second_look_later(request_ids: list[int]) -> None:
 
 
 def second_look_due(request: TakedownRequest, now: Any = None) -> bool:
-    """A first look found the page gone and the confirmation delay has passed: the next fetch is the second look."""
+    """A first look found the page gone and the shorter confirmation delay has passed: the next
+    fetch (over a new connection, as another browser) is the second look. The schedule's own
+    second look is queued later (removal_confirm_delay), so the shorter one only lets a person's
+    re-check confirm sooner."""
     seen = request.removal_seen_at
-    return seen is not None and (now or timezone.now()) >= seen + removal_confirm_delay()
+    return seen is not None and (now or timezone.now()) >= seen + removal_confirm_delay(asked=True)
 
 
 def _suspect_cloak(request: TakedownRequest, now: Any, *, second_look: bool) -> None:
@@ -1189,7 +1212,7 @@ def _suspect_cloak(request: TakedownRequest, now: Any, *, second_look: bool) -> 
     )  # fmt: skip
 
 
-def _apply_check(request: TakedownRequest, outcome: str, now: Any, *, second_look: bool = False) -> bool:
+def _apply_check(request: TakedownRequest, outcome: str, now: Any, *, second_look: bool = False, asked: bool = False) -> bool:
     """Applies one outcome to the (locked) request. True when a second look must be queued."""
     request.check_count += 1
     schedule = CHECK_SCHEDULE_S[min(request.check_count - 1, len(CHECK_SCHEDULE_S) - 1)]
@@ -1212,13 +1235,13 @@ def _apply_check(request: TakedownRequest, outcome: str, now: Any, *, second_loo
             if not pending:
                 # The first look that finds the page gone: wait for a second one before believing it.
                 request.removal_seen_at = now
-                request.next_check_at = now + removal_confirm_delay()
+                request.next_check_at = now + removal_confirm_delay(asked=asked)
                 return True
             first_seen = request.removal_seen_at
             assert first_seen is not None  # pending
             if not (second_look and second_look_due(request, now)):
-                # Another first-pattern look (a person's re-check) confirms nothing: the second look stays due.
-                request.next_check_at = first_seen + removal_confirm_delay()
+                # Another first-pattern look (a re-check before the delay) confirms nothing: the second look stays due.
+                request.next_check_at = first_seen + removal_confirm_delay(asked=asked)
                 return False
             # Confirmed. The page was gone at the first look, so that is when it was removed (figures
             # count the removal only now, with that time).
@@ -1297,7 +1320,7 @@ def recheck_now(*, request: TakedownRequest, acting_user: User) -> None:
     with transaction.atomic():
         audit.record("takedown.recheck_requested", actor=acting_user, obj=request, centre_id=request.case.centre_id)
         request_id = request.pk
-        transaction.on_commit(lambda: recheck_request.delay(request_id))
+        transaction.on_commit(lambda: recheck_request.delay(request_id, asked=True))
 
 
 RECHECKABLE_STATUSES = [*OPEN_STATUSES, RequestStatus.REMOVED]

@@ -34,10 +34,10 @@ def sweep_outbox_task() -> dict[str, int]:
 
 
 @shared_task(name="takedowns.tasks.recheck_request", acks_late=True)
-def recheck_request(request_id: int, second_look: bool = False) -> str:
+def recheck_request(request_id: int, second_look: bool = False, asked: bool = False) -> str:
     from takedowns.rechecks import run
 
-    return run(request_id, second_look=second_look)
+    return run(request_id, second_look=second_look, asked=asked)
 
 
 @shared_task(name="takedowns.tasks.schedule_rechecks")

@@ -312,6 +312,9 @@ RECHECK_MAX_MEDIA = env_int("RECHECK_MAX_MEDIA", 20)
 # A page found gone is marked removed only when a second look this much later, over a new
 # connection with another browser's User-Agent, agrees (docs/takedowns.md, "Removal confirmation").
 REMOVAL_CONFIRM_DELAY_S = env_int("REMOVAL_CONFIRM_DELAY_S", 300)
+# When a person (or an API client) asked for the look (re-check now, approving a notice) they wait for
+# the answer: the second look, still over a new connection as another browser, comes this soon.
+REMOVAL_CONFIRM_ASKED_DELAY_S = env_int("REMOVAL_CONFIRM_ASKED_DELAY_S", 10)
 # Matching: how stale a process's index may be before a query refreshes it (the 60 s promise).
 MATCH_INDEX_MAX_AGE_S = env_int("MATCH_INDEX_MAX_AGE_S", 30)
 MATCH_MAX_CANDIDATES = env_int("MATCH_MAX_CANDIDATES", 200)

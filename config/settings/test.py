@@ -38,6 +38,7 @@ OUTBOUND_ALLOWLIST = ["127.0.0.1", "::1", "localhost"]
 # The second look that confirms a removal comes this soon in tests (still a second fetch, over a new
 # connection); the workers the tests start inherit it through the environment unless told otherwise.
 REMOVAL_CONFIRM_DELAY_S = env_int("REMOVAL_CONFIRM_DELAY_S", 1)
+REMOVAL_CONFIRM_ASKED_DELAY_S = env_int("REMOVAL_CONFIRM_ASKED_DELAY_S", 1)
 EVIDENCE_ROOT = VAR_DIR / f"test-evidence-{TEST_RUN_ID}"
 STORAGES = {
     **STORAGES,

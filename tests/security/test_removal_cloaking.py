@@ -22,7 +22,10 @@ centre's main browser User-Agent only.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from cases.models import CaseEvent
 from core import http
@@ -41,7 +44,13 @@ DELAY_S = 3
 @pytest.fixture(scope="module")
 def worker(django_db_setup, django_db_blocker, smtp_sink):
     clear_queues()
-    env = worker_env(smtp_sink.port, REMOVAL_CONFIRM_DELAY_S=str(DELAY_S), NOTICE_RETRY_BASE_S="1", NOTICE_RETRY_MAX_S="2")
+    env = worker_env(
+        smtp_sink.port,
+        REMOVAL_CONFIRM_DELAY_S=str(DELAY_S),
+        REMOVAL_CONFIRM_ASKED_DELAY_S=str(DELAY_S),
+        NOTICE_RETRY_BASE_S="1",
+        NOTICE_RETRY_MAX_S="2",
+    )
     proc = start_celery("worker", env, "test-removal-cloaking.log")
     yield proc
     stop_process(proc)
@@ -50,6 +59,7 @@ def worker(django_db_setup, django_db_blocker, smtp_sink):
 @pytest.fixture
 def platform(simulator, db, settings):
     settings.REMOVAL_CONFIRM_DELAY_S = DELAY_S  # the same as the worker's, for what this process schedules
+    settings.REMOVAL_CONFIRM_ASKED_DELAY_S = DELAY_S
     return services.platform_create(
         acting_user=None, name="Cloaking Video", domains=["127.0.0.1"], channel="api", endpoint=simulator.endpoint,
         secret=SIM_SECRET, jurisdiction="KR", sla_hours=24, notice_language="ko",
@@ -186,3 +196,25 @@ def test_a_page_really_gone_before_the_first_notice_ends_unavailable_after_the_s
     assert request.unavailable_at is not None and request.removal_seen_at is None
     assert abs(request.unavailable_at.timestamp() - looks[0]["at"]) < 2  # dated by the first look
     assert simulator.notice_count() == 0
+
+
+def test_a_check_someone_asked_for_is_confirmed_within_seconds_the_schedules_after_minutes(caseworker, settings) -> None:
+    """A person (or an API client) who asks for a re-check waits for its answer: their second look
+    comes REMOVAL_CONFIRM_ASKED_DELAY_S later; the schedule's own looks wait REMOVAL_CONFIRM_DELAY_S
+    (minutes). Either way the removal is believed only when a second look agrees."""
+    settings.REMOVAL_CONFIRM_DELAY_S, settings.REMOVAL_CONFIRM_ASKED_DELAY_S = 300, 10
+    case = factories.make_case(caseworker, consent={"takedown": True})
+    asked = services.takedown_create(case=case, url="https://a.example/asked", acting_user=caseworker)
+    scheduled = services.takedown_create(case=case, url="https://a.example/scheduled", acting_user=caseworker)
+    TakedownRequest.objects.filter(pk__in=[asked.pk, scheduled.pk]).update(status="sent", sent_at=timezone.now())
+    for request, was_asked in ((asked, True), (scheduled, False)):
+        services.record_check(request.pk, "removed", http_status=404, distance=None, detail="gone", asked=was_asked)
+    asked.refresh_from_db()
+    scheduled.refresh_from_db()
+    assert asked.status == scheduled.status == "sent"  # one look is not enough
+    assert 9 <= (asked.next_check_at - asked.removal_seen_at).total_seconds() <= 11
+    assert 299 <= (scheduled.next_check_at - scheduled.removal_seen_at).total_seconds() <= 301
+    # Eleven seconds on, a second look (a new connection, another browser) confirms either.
+    later = timezone.now() + timedelta(seconds=11)
+    assert services.second_look_due(asked, later) and services.second_look_due(scheduled, later)
+    assert not services.second_look_due(asked, timezone.now())
