@@ -81,3 +81,17 @@ def env_key32(name: str, default: str | None = None) -> str:
     if len(raw) != 32:
         raise ImproperlyConfigured(f"{name} must be URL-safe base64 of 32 random bytes; it decodes to {len(raw)} bytes.")
     return value
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for `localhost` and literal loopback addresses (127.0.0.0/8, ::1). No name is resolved:
+    a name that merely resolves to loopback today is not trusted to do so tomorrow."""
+    import ipaddress
+
+    name = (host or "").strip().strip("[]").lower().rstrip(".")
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from config.env import env_bool, env_int, env_key32, env_list, env_secret, env_str
+from config.env import env_bool, env_int, env_key32, env_list, env_secret, env_str, is_loopback_host
 from config.settings.base import *
 from core.logs import logging_config
 
@@ -70,14 +70,22 @@ if EVIDENCE_S3_BUCKET:
     }
 
 EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-# Mail carries invitations, sign-in links and notices about victims' cases: never in clear text.
-# EMAIL_USE_TLS=true for STARTTLS (port 587), or EMAIL_USE_SSL=true for implicit TLS (port 465).
-if EMAIL_USE_TLS == EMAIL_USE_SSL:
+# Mail carries invitations, sign-in links and notices about victims' cases: never in clear text over a
+# network. EMAIL_USE_TLS=true for STARTTLS (port 587), or EMAIL_USE_SSL=true for implicit TLS (port
+# 465). The one exception is a mail relay on this host itself (EMAIL_HOST localhost or a loopback
+# address: the relay then carries it on, and is where TLS to the world is configured): nothing
+# crosses a wire in between.
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured("EMAIL_USE_TLS and EMAIL_USE_SSL cannot both be on: choose one.")
+if not (EMAIL_USE_TLS or EMAIL_USE_SSL or is_loopback_host(EMAIL_HOST)):
     from django.core.exceptions import ImproperlyConfigured
 
     raise ImproperlyConfigured(
-        "Set EMAIL_USE_TLS=true (STARTTLS, port 587) or EMAIL_USE_SSL=true (TLS, port 465): production never sends "
-        "mail in clear text, and the two cannot both be on."
+        f"Set EMAIL_USE_TLS=true (STARTTLS, port 587) or EMAIL_USE_SSL=true (TLS, port 465): production never sends "
+        f"mail in clear text to another host (EMAIL_HOST={EMAIL_HOST!r}; only a relay on this host, localhost or a "
+        "loopback address, may be reached without TLS)."
     )
 
 # The media probe must run in its sandbox; a machine without bubblewrap refuses files rather than

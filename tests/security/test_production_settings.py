@@ -49,7 +49,7 @@ def _check(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 
 
 def test_production_refuses_to_start_without_tls_for_mail() -> None:
-    env = {k: v for k, v in GOOD.items() if k != "EMAIL_USE_TLS"}
+    env = {**{k: v for k, v in GOOD.items() if k != "EMAIL_USE_TLS"}, "EMAIL_HOST": "smtp.example.org"}
     result = _check(env)
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr
@@ -116,3 +116,16 @@ def test_the_deploy_check_fails_without_the_audit_signer() -> None:
         }
     )
     assert "core.W00" not in good.stderr, good.stderr
+
+
+def test_a_mail_relay_on_this_host_needs_no_tls() -> None:
+    """The contract's minimum configuration (EMAIL_HOST, EMAIL_PORT, no TLS setting) still starts when
+    the relay is on this host: nothing crosses a wire before the relay, which does TLS outward.
+    Anything else, a name that only resolves to loopback included, is refused."""
+    env = {k: v for k, v in GOOD.items() if k != "EMAIL_USE_TLS"}
+    for host in ("localhost", "127.0.0.1", "127.0.0.53", "::1", "[::1]"):
+        result = _check({**env, "EMAIL_HOST": host, "EMAIL_PORT": "2525"})
+        assert result.returncode == 0, (host, result.stderr)
+    for host in ("mail.internal", "10.0.0.5", "127.0.0.1.nip.io"):
+        result = _check({**env, "EMAIL_HOST": host})
+        assert result.returncode != 0 and "EMAIL_USE_TLS" in result.stderr, host
