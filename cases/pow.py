@@ -17,6 +17,7 @@ passes (docs/intake.md, "Proof of work").
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import logging
@@ -57,9 +58,15 @@ def leading_zero_bits(digest: bytes) -> int:
 def _redis() -> Any:
     if not settings.REDIS_URL:
         return None
+    return _client(settings.REDIS_URL)
+
+
+@functools.lru_cache(maxsize=4)
+def _client(url: str) -> Any:
+    # One connection pool per process: a new client per check cost a TCP connection each time.
     import redis
 
-    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1)
+    return redis.Redis.from_url(url, socket_timeout=1)
 
 
 def check(challenge: str, nonce: str) -> str:
