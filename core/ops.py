@@ -8,6 +8,8 @@ failed-work page (core.ops_views) and the metrics (core.metrics) only talk to th
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import uuid
 from collections.abc import Callable
@@ -16,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -142,6 +144,14 @@ def task_failure_record(*, task_name: str, task_id: str, exception: BaseExceptio
     message = redact(str(exception or ""))[:300]
     now = timezone.now()
     with transaction.atomic():
+        # Two worker processes failing the same task at once would each find no open row and each
+        # add one; they take turns on the (task, arguments) instead. SQLite writes one at a time.
+        if connection.vendor == "postgresql":
+            key = hashlib.sha256(
+                json.dumps([task_name[:200], clean_args, clean_kwargs], sort_keys=True, default=str).encode()
+            ).digest()
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [int.from_bytes(key[:8], "big", signed=True)])
         existing = (
             TaskFailure.objects.select_for_update()
             .filter(task_name=task_name[:200], args=clean_args, kwargs=clean_kwargs, retried_at=None, dismissed_at=None)

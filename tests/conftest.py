@@ -112,38 +112,54 @@ def worker_env(smtp_port: int, **overrides: str) -> dict[str, str]:
     }
 
 
+def run_file(name: str) -> Path:
+    """A file of this test run alone (worker logs, beat schedules): under var/test-runs/<run id>/,
+    named after the run's own database, so two runs on one machine never write the same file."""
+    path = Path(settings.TEST_RUN_DIR) / "logs" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def start_celery(kind: str, env: dict[str, str], log_name: str, *, queues: str = "") -> subprocess.Popen:
     """Starts `celery -A config worker|beat` and waits until it is ready.
 
-    A worker is started the plain way, as the contract and docs/operations.md start it, so a
-    queue a plain worker would not consume fails the suite. `queues` (e.g. "celery") adds -Q,
-    for the tests of a dedicated or misconfigured worker only.
+    A worker is started the plain way, as the contract and docs/operations.md start it: the
+    default prefork pool (so task time limits are enforced and a fault test can kill the child
+    that runs a task), every declared queue, so a queue a plain worker would not consume fails
+    the suite. `queues` (e.g. "celery") adds -Q, for the tests of a dedicated or misconfigured
+    worker only. Only start-up chatter is turned off (gossip, mingle, heartbeats): none of it
+    decides which work is done or how. The worker leads a process group of its own, so that
+    stop_process() ends its pool children too, even after the parent was killed.
     """
-    log_path = ROOT / "var" / log_name
-    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log_path = run_file(log_name if log_name.endswith(".log") else f"{log_name}.log")
     log = open(log_path, "w")  # noqa: SIM115 - the process owns it
     if kind == "worker":
-        args = ["worker", *(["-Q", queues] if queues else []), "--pool", "solo", "-l", "INFO", "--without-heartbeat",
+        args = ["worker", *(["-Q", queues] if queues else []), "-l", "INFO", "--without-heartbeat",
                 "--without-gossip", "--without-mingle"]  # fmt: skip
         ready = "ready."
     else:
-        args = ["beat", "-l", "INFO", "-s", str(ROOT / "var" / f"{log_name}.schedule")]
+        args = ["beat", "-l", "INFO", "-s", str(log_path.with_suffix(".schedule"))]
         ready = "beat: Starting"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", *args], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if ready in log_path.read_text(errors="replace"):
-            return proc
-        if proc.poll() is not None:
-            raise RuntimeError(f"celery {kind} exited at start-up; see {log_path}")
-        time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError(f"celery {kind} did not become ready in 60 s; see {log_path}")
+        [sys.executable, "-m", "celery", "-A", "config", *args],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    log.close()  # the child holds its own copy
+    try:
+        wait_until(lambda: ready in log_path.read_text(errors="replace") or proc.poll() is not None, timeout=60, interval=0.1)
+    except AssertionError:
+        stop_process(proc, kill=True)
+        raise RuntimeError(f"celery {kind} did not become ready in 60 s; see {log_path}") from None
+    if proc.poll() is not None:
+        raise RuntimeError(f"celery {kind} exited at start-up; see {log_path}")
+    return proc
 
 
 def stop_process(proc: subprocess.Popen, *, kill: bool = False) -> None:
+    """Stops a process (warm: SIGTERM, the worker finishes what it runs) and then whatever is
+    left of its process group, such as pool children orphaned by a killed Celery parent."""
+    import signal
+
     if proc.poll() is None:
         proc.kill() if kill else proc.terminate()
         try:
@@ -151,6 +167,50 @@ def stop_process(proc: subprocess.Popen, *, kill: bool = False) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+    try:
+        if os.getpgid(proc.pid) == proc.pid:
+            os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass  # the group is gone (or the process never led one)
+
+
+def pool_children(proc: subprocess.Popen) -> list[int]:
+    """The pids of a prefork worker's pool processes (Linux /proc)."""
+    children: list[int] = []
+    for task in Path(f"/proc/{proc.pid}/task").glob("*"):
+        try:
+            children += [int(pid) for pid in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return children
+
+
+def child_connected_to(proc: subprocess.Popen, port: int) -> int | None:
+    """The pool child of a worker that holds an open TCP connection to 127.0.0.1:port (the one in
+    the middle of a request to that server), or None."""
+    inodes: set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            rows = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            if int(fields[2].rsplit(":", 1)[1], 16) == port and fields[3] == "01":  # remote port, ESTABLISHED
+                inodes.add(fields[9])
+    for pid in pool_children(proc):
+        try:
+            fds = list(Path(f"/proc/{pid}/fd").iterdir())
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                target = os.readlink(fd)
+            except OSError:
+                continue
+            if target.startswith("socket:[") and target[8:-1] in inodes:
+                return pid
+    return None
 
 
 @pytest.fixture(scope="module")
@@ -187,14 +247,6 @@ def wait_until(predicate, timeout: float = 30.0, interval: float = 0.2):
     raise AssertionError("condition not met in time")
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def redis_answers(port: int) -> bool:
     import socket
 
@@ -208,20 +260,40 @@ def redis_answers(port: int) -> bool:
 
 @pytest.fixture
 def private_redis():
-    """A Redis of this test's own on a free loopback port, so stopping it disturbs nobody else.
-    Yields (port, state, start): state["proc"] is the running server; start() starts another."""
-    port = free_port()
+    """A Redis of this test's own on a loopback port, so stopping it disturbs nobody else.
+    Yields (port, state, start): state["proc"] is the running server; start() starts another on
+    the same port.
 
-    def start() -> subprocess.Popen:
+    The one server here that cannot be handed a socket bound once: redis-server binds its port
+    itself. So the kernel picks a port, the server gets it, and if anything took the port in
+    between, the server exits at start-up (it is watched, not only pinged: a ping could be
+    answered by someone else's Redis) and the next port is tried.
+    """
+    import socket
+
+    def start_on(port: int) -> subprocess.Popen:
         proc = subprocess.Popen(
             ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
-        wait_until(lambda: redis_answers(port), timeout=10, interval=0.1)
+        wait_until(lambda: proc.poll() is not None or redis_answers(port), timeout=10, interval=0.05)
+        if proc.poll() is not None:
+            raise OSError(f"redis-server could not bind port {port}")
         return proc
 
-    state = {"proc": start()}
-    yield port, state, start
+    state: dict[str, subprocess.Popen] = {}
+    for _ in range(5):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        try:
+            state["proc"] = start_on(port)
+            break
+        except OSError:
+            continue
+    else:
+        raise RuntimeError("redis-server found no port to bind")
+    yield port, state, lambda: start_on(port)
     stop_process(state["proc"])
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import email
 import email.policy
+import socket
 import threading
 import time
 from email.message import EmailMessage
@@ -37,10 +38,22 @@ class _Handler:
         return "250 Message accepted"
 
 
+class _BoundController(Controller):
+    """aiosmtpd's threaded controller serving a socket bound here, once: port 0 lets the kernel
+    choose, and nothing can take the port between choosing and serving (no find-free-and-release)."""
+
+    def __init__(self, handler: Any, host: str, port: int) -> None:
+        self.sock = socket.create_server((host, port))
+        super().__init__(handler, hostname=host, port=self.sock.getsockname()[1])
+
+    def _create_server(self) -> Any:
+        return self.loop.create_server(self._factory_invoker, sock=self.sock, ssl=self.ssl_context)
+
+
 class SmtpSink:
     def __init__(self, host: str = "127.0.0.1", port: int = 0, folder: Path | None = None) -> None:
         self.handler = _Handler(folder)
-        self.controller = Controller(self.handler, hostname=host, port=port or _free_port(host))
+        self.controller = _BoundController(self.handler, host, port)
 
     @property
     def port(self) -> int:
@@ -66,14 +79,6 @@ class SmtpSink:
                     return message
             time.sleep(0.2)
         raise TimeoutError("no matching e-mail arrived at the SMTP sink")
-
-
-def _free_port(host: str) -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
 
 
 def main() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import time
 
 import dj_database_url
@@ -16,12 +17,48 @@ DEBUG = False
 SECRET_KEY = "test-only-key-0123456789-abcdefghijklmnopqrstuvwxyz"
 EVIDENCE_ENCRYPTION_KEY = "dGVzdC1vbmx5LWV2aWRlbmNlLWtleS0zMi1ieXRlcyE="
 ALLOWED_HOSTS = ["localhost", "127.0.0.1", "testserver", "[::1]"]
-DATABASES = {
-    "default": dj_database_url.parse(
-        env_str("TEST_DATABASE_URL", os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/victimsupport")),
-        conn_max_age=0,
-    )
-}
+_DEFAULT_TEST_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/victimsupport"
+_URL_GIVEN = env_str("TEST_DATABASE_URL", os.environ.get("DATABASE_URL", ""))
+DATABASES = {"default": dj_database_url.parse(_URL_GIVEN or _DEFAULT_TEST_DATABASE_URL, conn_max_age=0)}
+
+
+def _claim_run(name: str, *, given: bool) -> str:
+    """Each test run holds its database name alone, and everything else a run owns (Redis prefix,
+    evidence folder, worker logs) is named after it; so two runs on one machine never collide.
+
+    The run holds an exclusive lock on var/test-runs/<name>.lock for as long as it lives. A second
+    run on the default name takes the next free one (victimsupport_2, ...; each kept, so
+    --reuse-db still reuses it next time); a second run on a name given by TEST_DATABASE_URL stops
+    at once instead of sharing the first one's database. Only pytest claims: the processes a run
+    starts (Celery workers, beat; they inherit TEST_RUN_CLAIMED too) and the benchmarks use the
+    name they are given.
+    """
+    if "pytest" not in sys.modules or os.environ.get("TEST_RUN_CLAIMED"):
+        return name
+    import fcntl
+
+    folder = VAR_DIR / "test-runs"
+    folder.mkdir(parents=True, exist_ok=True)
+    for slot in range(1, 50):
+        candidate = name if slot == 1 else f"{name}_{slot}"
+        lock = open(folder / f"{candidate}.lock", "w")  # noqa: SIM115 - held for the run's life
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.close()
+            if given:
+                raise SystemExit(
+                    f"Another test run uses the database {name!r}; give this one its own TEST_DATABASE_URL."
+                ) from None
+            continue
+        _RUN_LOCKS.append(lock)
+        os.environ["TEST_RUN_CLAIMED"] = candidate
+        return candidate
+    raise SystemExit("Too many test runs at once on this machine.")
+
+
+_RUN_LOCKS: list = []
+DATABASES["default"]["NAME"] = _claim_run(str(DATABASES["default"]["NAME"]), given=bool(_URL_GIVEN))
 # The test database's flush is allowed past the append-only triggers (see core/db_backend.py).
 DATABASES["default"]["ENGINE"] = "core.db.postgresql"
 CELERY_BROKER_URL = env_str("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -39,7 +76,9 @@ OUTBOUND_ALLOWLIST = ["127.0.0.1", "::1", "localhost"]
 # connection); the workers the tests start inherit it through the environment unless told otherwise.
 REMOVAL_CONFIRM_DELAY_S = env_int("REMOVAL_CONFIRM_DELAY_S", 1)
 REMOVAL_CONFIRM_ASKED_DELAY_S = env_int("REMOVAL_CONFIRM_ASKED_DELAY_S", 1)
-EVIDENCE_ROOT = VAR_DIR / f"test-evidence-{TEST_RUN_ID}"
+# Files of this run alone: worker logs and beat schedules (tests/conftest.py), the evidence locker.
+TEST_RUN_DIR = VAR_DIR / "test-runs" / TEST_RUN_ID
+EVIDENCE_ROOT = TEST_RUN_DIR / "evidence"
 STORAGES = {
     **STORAGES,
     "evidence": {

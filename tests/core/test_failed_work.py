@@ -6,7 +6,6 @@ import re
 from datetime import timedelta
 
 import pytest
-from django.conf import settings as django_settings
 from django.test import Client
 from django.utils import timezone
 
@@ -26,8 +25,7 @@ TOKEN = "metrics-token-for-failed-work-tests"
 def one_try_worker(django_db_setup, django_db_blocker, smtp_sink):
     """A worker that gives a notice up after one failed try, so a failure is quick to reach."""
     clear_queues()
-    log_name = f"test-failed-work-worker-{django_settings.TEST_RUN_ID}.log"
-    proc = start_celery("worker", worker_env(smtp_sink.port, NOTICE_MAX_ATTEMPTS="1"), log_name)
+    proc = start_celery("worker", worker_env(smtp_sink.port, NOTICE_MAX_ATTEMPTS="1"), "test-failed-work-worker.log")
     yield proc
     stop_process(proc)
 

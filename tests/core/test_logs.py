@@ -28,7 +28,7 @@ from core.models import SystemState, TaskFailure
 from takedowns import services as takedown_services
 from takedowns.models import Notice, TakedownRequest
 from tests import factories, media
-from tests.conftest import ROOT, clear_queues, start_celery, stop_process, wait_until, worker_env
+from tests.conftest import clear_queues, run_file, start_celery, stop_process, wait_until, worker_env
 
 
 def _format(record: logging.LogRecord) -> str:
@@ -143,11 +143,11 @@ FILE_NAME = "seo-yerin-private.jpg"
 
 @pytest.fixture(scope="module")
 def own_worker(django_db_setup, django_db_blocker, smtp_sink):
-    """A worker whose log file is this run's alone (var/test-worker.log is shared by every run)."""
+    """A worker whose log file is its own (under this run's folder, tests/conftest.py run_file)."""
     clear_queues()
-    log_name = f"test-logs-worker-{settings.TEST_RUN_ID}.log"
+    log_name = "test-logs-worker.log"
     proc = start_celery("worker", worker_env(smtp_sink.port), log_name)
-    yield proc, ROOT / "var" / log_name
+    yield proc, run_file(log_name)
     stop_process(proc)
 
 

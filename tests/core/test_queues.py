@@ -5,7 +5,6 @@ as are the notices left waiting (DESIGN.md: "a queue with work and no consumer i
 from __future__ import annotations
 
 import pytest
-from django.conf import settings as django_settings
 from django.test import Client
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -43,8 +42,7 @@ def api_platform(simulator):
 def celery_only_worker(django_db_setup, django_db_blocker, smtp_sink):
     """A worker started with `-Q celery`: the mistake the plain command can no longer make."""
     clear_queues()
-    log_name = f"test-celery-only-worker-{django_settings.TEST_RUN_ID}.log"
-    proc = start_celery("worker", worker_env(smtp_sink.port), log_name, queues="celery")
+    proc = start_celery("worker", worker_env(smtp_sink.port), "test-celery-only-worker.log", queues="celery")
     yield proc
     stop_process(proc)
     clear_queues()

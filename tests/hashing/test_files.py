@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import struct
-import time
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -12,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pillow_heif
 import pytest
-from PIL import Image
+from PIL import Image, ImageFile
 
 import hashing.image
 from hashing.errors import ImageTooLarge, ImageTooSmall, UnreadableImage
@@ -139,20 +138,23 @@ def png_claiming(width: int, height: int) -> bytes:
 
 
 @pytest.mark.parametrize(("width", "height"), [(60_000, 60_000), (9_000, 9_000)])
-def test_decompression_bomb_is_refused_from_the_header(width: int, height: int) -> None:
-    started = time.perf_counter()
+def test_decompression_bomb_is_refused_from_the_header(width: int, height: int, monkeypatch) -> None:
+    # "From the header" is shown by the decoder never running, not by a stopwatch (bench/timing_bounds.py times it).
+    monkeypatch.setattr(ImageFile.ImageFile, "load", _decoding_forbidden)
     with pytest.raises(ImageTooLarge):
         fingerprint_file(io.BytesIO(png_claiming(width, height)), max_pixels=50_000_000)
-    assert time.perf_counter() - started < 0.5
 
 
-def test_large_jpeg_header_is_refused_before_decoding(tmp_path: Path) -> None:
+def _decoding_forbidden(self, *args, **kwargs):
+    raise AssertionError("the image was decoded")
+
+
+def test_large_jpeg_header_is_refused_before_decoding(tmp_path: Path, monkeypatch) -> None:
     path = tmp_path / "big.jpg"
     scenery(5, 3000, 2000).save(path, quality=80)
-    started = time.perf_counter()
+    monkeypatch.setattr(ImageFile.ImageFile, "load", _decoding_forbidden)
     with pytest.raises(ImageTooLarge, match="3000x2000"):
         fingerprint_file(path, max_pixels=5_000_000)
-    assert time.perf_counter() - started < 0.1
 
 
 def test_truncated_jpeg(tmp_path: Path) -> None:

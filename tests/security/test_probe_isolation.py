@@ -157,10 +157,9 @@ def test_its_limits_still_apply(tmp_path: Path) -> None:
     assert hog.returncode != 0
     assert b"allocated" not in hog.stdout
     assert b"MemoryError" in hog.stderr
-    started = time.monotonic()
+    # Without the CPU limit the loop would run into the 30 s wall-clock timeout (TimeoutExpired).
     spin = _run("while True:\n    pass", tmp_path, limits=sandbox.Limits(memory_mb=256, cpu_s=1), timeout=30)
     assert spin.returncode != 0
-    assert time.monotonic() - started < 15
 
 
 def test_a_probe_past_its_time_leaves_no_process_behind(tmp_path: Path) -> None:
