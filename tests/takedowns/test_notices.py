@@ -335,3 +335,43 @@ def test_fixture_loads_and_every_platform_can_be_reached() -> None:
     # Loading twice updates the same rows rather than adding new ones.
     call_command("loaddata", "platforms", verbosity=0)
     assert Platform.objects.count() == len(platforms)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_web_form_notice_is_shown_ready_to_paste_then_marked_submitted(caseworker, client_for) -> None:
+    """What the caseworker sees of a notice for a platform that only has a web form: the prepared
+    text (address and reference token, never the victim's name) on the manual queue, until they
+    mark it submitted."""
+    from takedowns import services, tasks
+    from takedowns.models import Notice, TakedownRequest
+    from tests import factories
+    from tests.pagetext import visible_text
+
+    services.platform_create(
+        acting_user=None, name="Form Host", domains=["form.example"], channel="manual", web_form_url="https://form.example/report"
+    )
+    case = factories.make_case(
+        caseworker,
+        consent={"takedown": True},
+        victim={"pseudonym": "Pseudonym Wren", "is_minor": False, "language": "ko"},
+    )
+    page = client_for(caseworker)
+    page.post(f"/takedowns/case/{case.pk}/bulk/", {"bulk-urls": "https://form.example/v/42"})
+    request = TakedownRequest.objects.get(case=case)
+    page.post(f"/takedowns/case/{case.pk}/approve/", {"requests": [str(request.pk)]})
+    notice = Notice.objects.get(request=request)
+    tasks.deliver_notice(notice.pk)  # the delivery a worker would run: a web form waits for a person
+
+    html = page.get("/takedowns/manual/").content.decode()
+    text = visible_text(html)
+    assert "Form Host" in text and case.reference in text
+    assert "https://form.example/report" in html
+    notice.refresh_from_db()
+    assert notice.subject in html and "https://form.example/v/42" in html
+    assert find_reference_token(notice.body)
+    assert "Pseudonym Wren" not in html
+
+    page.post(f"/takedowns/manual/{notice.pk}/done/", {"ticket": "FORM-7"})
+    assert "Nothing waiting." in visible_text(page.get("/takedowns/manual/").content.decode())
+    notice.refresh_from_db()
+    assert notice.status == "done"

@@ -86,3 +86,23 @@ def test_the_same_page_has_one_key(a: str, b: str) -> None:
 )
 def test_different_pages_keep_different_keys(a: str, b: str) -> None:
     assert url_key(a) != url_key(b)
+
+
+@pytest.mark.django_db
+def test_the_api_stores_the_cleaned_address_and_finds_the_same_page_spelled_another_way(caseworker, api_for) -> None:
+    """What a caseworker's program sees: the address as stored, a refusal that says why, and the
+    same page in another spelling answered as a duplicate, not made twice."""
+    from takedowns.models import TakedownRequest
+    from tests.takedowns.conftest import consenting_case
+
+    case = consenting_case(caseworker)
+    api = api_for(caseworker)
+    made = api.post("/api/v1/takedowns/", {"case": case.pk, "url": "  instagram.com/p/ABC/  "}, format="json")
+    assert made.status_code == 201, made.content
+    assert made.json()["url"] == "https://instagram.com/p/ABC/"
+    again = api.post("/api/v1/takedowns/", {"case": case.pk, "url": "https://m.instagram.com/p/ABC/?igsh=xyz"}, format="json")
+    assert again.status_code == 409, again.content
+    refused = api.post("/api/v1/takedowns/", {"case": case.pk, "url": "javascript:alert(1)"}, format="json")
+    assert refused.status_code == 400
+    assert "javascript:alert(1)" in str(refused.json())
+    assert TakedownRequest.objects.filter(case=case).count() == 1
