@@ -130,3 +130,26 @@ def test_minor_cases_get_the_shortest_deadline(caseworker, simulator) -> None:
     request.refresh_from_db()
     assert request.urgent
     assert request.deadline - request.sent_at == timedelta(hours=4)
+
+
+def test_the_caseworker_sees_removal_and_reappearance_in_the_api_and_the_lists(
+    simulator, sim_platform, caseworker, settings, api_for, client_for
+) -> None:
+    """The states above, as the caseworker's program and pages show them."""
+    from tests.pagetext import visible_text
+
+    settings.REMOVAL_CONFIRM_DELAY_S = 0
+    request = _sent_request(simulator, caseworker, "/life/seen")
+    api, page = api_for(caseworker), client_for(caseworker)
+    _removed(request)
+    body = api.get(f"/api/v1/takedowns/{request.pk}/").json()
+    assert body["status"] == "removed" and body["removed_at"]
+    assert [c["outcome"] for c in body["checks"]] == ["removed", "removed"]
+    assert "Removed" in visible_text(page.get(f"/takedowns/{request.pk}/").content.decode())
+
+    services.record_check(request.pk, CheckOutcome.STILL_UP, http_status=200, distance=3, detail="back again")
+    assert api.get(f"/api/v1/takedowns/{request.pk}/").json()["status"] == "reappeared"
+    listed = [r["id"] for r in api.get("/api/v1/takedowns/", {"status": "reappeared"}).json()]
+    assert listed == [str(request.pk)]
+    assert request.url in page.get("/takedowns/?status=reappeared").content.decode()
+    assert request.url not in page.get("/takedowns/?status=removed").content.decode()
