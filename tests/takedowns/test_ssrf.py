@@ -89,3 +89,30 @@ def test_redirect_from_an_allowed_server_to_other_loopback_is_refused(settings, 
     verdict = check_url(f"http://127.0.0.1:{redirector.server_address[1]}/start", Known({"x"}, []))
     assert verdict.outcome == CheckOutcome.INCONCLUSIVE
     assert set(no_other_connections) == {"127.0.0.1"}
+
+
+@pytest.mark.django_db(transaction=True)  # outbound HTTP runs outside any transaction
+def test_a_recheck_asked_through_the_api_never_reaches_an_address_outside_the_allowlist(
+    settings, simulator, sim_platform, caseworker, api_for, no_other_connections
+) -> None:
+    """A caseworker's program asks for a re-check of a page on a loopback address that is not
+    allowlisted: the check is recorded as inconclusive (blocked), nothing is marked removed."""
+    from takedowns import services, tasks
+    from takedowns.models import Notice
+    from tests.takedowns.conftest import consenting_case
+
+    api = api_for(caseworker)
+    url = simulator.host_page("/private-api", "<html>x</html>")
+    created = api.post("/api/v1/takedowns/", {"case": consenting_case(caseworker).pk, "url": url}, format="json").json()
+    assert api.post(f"/api/v1/takedowns/{created['id']}/send/", {}, format="json").status_code == 202
+    assert services.deliver(Notice.objects.get(request_id=created["id"]).pk) == "delivered"
+
+    settings.OUTBOUND_ALLOWLIST = []
+    connections = len(no_other_connections)
+    assert api.post(f"/api/v1/takedowns/{created['id']}/recheck/").status_code == 202
+    tasks.recheck_request(int(created["id"]), asked=True)  # what the worker runs for that click
+    body = api.get(f"/api/v1/takedowns/{created['id']}/").json()
+    assert body["status"] == "sent"
+    assert body["checks"][-1]["outcome"] == "inconclusive"
+    assert "blocked" in body["checks"][-1]["detail"]
+    assert len(no_other_connections) == connections  # refused before any connection was made
