@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint typecheck deploy-check pytest services bench messages clean backup restore
+.PHONY: run test lint typecheck deploy-check pytest services bench mutate messages clean backup restore
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -56,6 +56,13 @@ test: $(VENV)/.dev-installed services lint typecheck deploy-check pytest
 
 bench: $(VENV)/.dev-installed services
 	@ls bench/*.py >/dev/null 2>&1 && for f in bench/*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done || echo "no benchmarks yet"
+
+# Mutation testing of the modules that guard victims (docs/testing.md, "Mutation testing"): mutmut,
+# one guarding module at a time, each with the test files that exercise it, in scratch copies under
+# var/mutate/. Fails when a module kills fewer than 85% of its mutants.
+#   make mutate [MODULES="cases/selectors.py core/audit.py"]
+mutate: $(VENV)/.dev-installed services
+	$(BIN)/python tools/mutate.py $(MODULES)
 
 # Backups (docs/operations.md, "Backups"): the settings come from the environment as for every
 # manage.py command (DJANGO_SETTINGS_MODULE, DATABASE_URL, EVIDENCE_ROOT or the S3 bucket, the keys).
