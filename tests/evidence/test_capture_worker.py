@@ -80,3 +80,23 @@ def test_capture_of_a_blocked_address_fails_clearly(celery_worker_process, casew
     row = wait_until(lambda: CaptureRequest.objects.filter(case=case, status="failed").first(), timeout=30)
     assert "10.0.0.1" in row.error or "private" in row.error.lower() or "blocked" in row.error.lower()
     assert not Evidence.objects.filter(case=case).exists()
+
+
+def test_a_caseworker_captures_from_the_case_page_and_reads_the_outcome_there(
+    celery_worker_process, site, caseworker, client_for
+) -> None:
+    """The same capture asked on the case page: the page says it was queued, then shows each
+    address's state and how many of the media found were stored (the missing image counted)."""
+    from tests.pagetext import visible_text
+
+    case = factories.make_case(caseworker)
+    page = client_for(caseworker)
+    response = page.post(f"/evidence/case/{case.pk}/capture/", {"capture-urls": f"{site}/page"}, follow=True)
+    assert "1 addresses queued for capture." in visible_text(response.content.decode())
+    wait_until(lambda: CaptureRequest.objects.filter(case=case, status="done").exists(), timeout=60)
+    # The capture table sits in a folding section of the evidence panel: read from the markup.
+    html = page.get(f"/cases/{case.pk}/").content.decode()
+    row = html[html.index(f'<td class="url">{site}/page</td>') :].split("</tr>", 1)[0]
+    assert "Captured" in row and "<td>2/3</td>" in row and "missing.jpg: HTTP 404" in row
+    image = Evidence.objects.get(case=case, source_url=f"{site}/a.jpg")
+    assert f"{site}/a.jpg" in visible_text(page.get(f"/evidence/{image.pk}/").content.decode())
