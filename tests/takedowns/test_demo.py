@@ -100,3 +100,28 @@ def test_load_platforms_adds_only_what_is_missing() -> None:
     assert set(Platform.objects.values_list("name", flat=True)) == FIXTURE_NAMES
     # The missing ones went through platform_create, so each has its audit event.
     assert AuditEvent.objects.filter(action="platform.create").count() == len(FIXTURE_NAMES)
+
+
+@pytest.mark.django_db
+def test_the_demo_caseworker_signs_in_and_finds_the_demo_drafts(settings) -> None:
+    """What a person trying `make run` does: sign in as the demo caseworker with the demo password
+    and the authenticator code, open the cases list and the first case's takedown drafts."""
+    from django.test import Client
+
+    from core.demo import DEMO_PASSWORD
+    from tests import factories
+
+    settings.DEBUG = True
+    call_command("load_demo", stdout=StringIO())
+    user = User.objects.get(username="caseworker")
+    client = Client()
+    assert client.post("/accounts/login/", {"username": "caseworker", "password": DEMO_PASSWORD}).status_code == 302
+    code = factories.totp_code(user.totpdevice_set.get())
+    assert client.post("/accounts/verify/", {"code": code}).status_code == 302
+    listing = client.get("/cases/").content.decode()
+    mine = Case.objects.filter(created_by=user)
+    assert all(case.reference in listing for case in mine)
+    assert not any(case.reference in listing for case in Case.objects.exclude(created_by=user))
+    first = mine.order_by("created_at", "pk").first()
+    page = client.get(f"/cases/{first.pk}/").content.decode()
+    assert all(f"http://127.0.0.1:8030/demo/post/{n}" in page for n in range(1, 6))
