@@ -95,14 +95,14 @@ def test_not_found_says_the_same_for_missing_and_hidden(caseworker, caseworker_b
     for pk in (hidden.pk, 999999, "x"):
         with pytest.raises(NotFound) as caught:
             selectors.case_get(user=caseworker, pk=pk)
-        assert str(caught.value.detail if hasattr(caught.value, "detail") else caught.value) == "Case not found."
+        assert caught.value.message == "Case not found."
     with pytest.raises(NotFound) as caught:
         selectors.case_get_by_reference(user=caseworker, reference=hidden.reference)
-    assert "Case not found." in str(caught.value)
+    assert caught.value.message == "Case not found."
     assert selectors.case_get_by_reference(user=caseworker_b, reference=hidden.reference) == hidden
     with pytest.raises(NotFound) as caught:
         selectors.intake_report_get(user=caseworker, pk=999999)
-    assert "Report not found." in str(caught.value)
+    assert caught.value.message == "Report not found."
 
 
 def test_a_download_needs_this_persons_unexpired_grant_for_this_case(caseworker, caseworker_b, supervisor, other_supervisor):
@@ -123,7 +123,7 @@ def test_a_download_needs_this_persons_unexpired_grant_for_this_case(caseworker,
     assert evidence_selectors.may_download(caseworker, item) is True
     with pytest.raises(NotFound) as caught:
         evidence_selectors.evidence_get(user=other_supervisor, pk=item.pk)
-    assert "Evidence not found." in str(caught.value)
+    assert caught.value.message == "Evidence not found."
     assert evidence_selectors.evidence_get(user=caseworker, pk=str(item.pk)) == item
 
 
