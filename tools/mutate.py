@@ -68,7 +68,7 @@ TARGETS: dict[str, tuple[list[str], list[str] | None]] = {
             "tests/core/test_audit.py",
             "tests/security/test_audit_rewrite.py",
             "tests/core/test_audit_signer.py",
-            "tests/mutation/test_selector_scoping.py",
+            "tests/mutation/test_audit_chain.py",
         ],
         None,
     ),
