@@ -1,4 +1,5 @@
-"""evidence/capture.py: media found in a page, and the WARC file of a fetch. Pure functions: no database, no network."""
+"""evidence/capture.py: media found in a page, and the WARC file of a fetch. Pure functions: no database, no network;
+the last test drives the same parsing from the case page against a server on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -196,3 +197,58 @@ def test_naive_capture_time_is_refused() -> None:
 def test_unusual_status_is_kept() -> None:
     data = warc_records("http://x.example/", 599, [], b"", captured_at=datetime(2025, 1, 1, tzinfo=UTC))
     assert read_warc_response(data) == ("http://x.example/", 599, b"")
+
+
+SERVED = b"""<!doctype html><html><head><base href="/media/">
+<meta property="og:image" content="og.png"></head>
+<body><img srcset="small.jpg 1x, large.jpg 2x"><img src="javascript:alert(1)"></body></html>"""
+
+
+@pytest.mark.django_db(transaction=True)  # the capture fetches outside any transaction
+def test_what_the_parser_finds_is_what_the_case_page_shows_captured(caseworker, client_for) -> None:
+    """A capture asked on the case page of a page using <base href> and srcset: the media the
+    parser resolves are fetched and listed as the case's evidence, each with its address."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from evidence import tasks
+    from evidence.models import CaptureRequest, Evidence
+    from tests import factories, media
+
+    files = {
+        "/page": (SERVED, "text/html; charset=utf-8"),
+        "/media/og.png": (media.image_bytes("PNG", seed=81), "image/png"),
+        "/media/small.jpg": (media.image_bytes("JPEG", seed=82), "image/jpeg"),
+        "/media/large.jpg": (media.image_bytes("JPEG", seed=83), "image/jpeg"),
+    }
+
+    class Site(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body, kind = files.get(self.path, (b"not here", "text/plain"))
+            self.send_response(200 if self.path in files else 404)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Site)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    site = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        case = factories.make_case(caseworker)
+        page = client_for(caseworker)
+        page.post(f"/evidence/case/{case.pk}/capture/", {"capture-urls": f"{site}/page"})
+        capture = CaptureRequest.objects.get(case=case)
+        tasks.capture_url(capture.pk)  # what the worker runs for it
+    finally:
+        server.shutdown()
+    html = page.get(f"/cases/{case.pk}/").content.decode()
+    row = html[html.index(f'<td class="url">{site}/page</td>') :].split("</tr>", 1)[0]
+    assert "<td>3/3</td>" in row
+    images = Evidence.objects.filter(case=case, kind="image")
+    assert {e.source_url for e in images} == {f"{site}/media/{name}" for name in ("og.png", "small.jpg", "large.jpg")}
+    shown = page.get(f"/evidence/{images.get(source_url=f'{site}/media/large.jpg').pk}/").content.decode()
+    assert f"{site}/media/large.jpg" in shown
