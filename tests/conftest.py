@@ -62,6 +62,29 @@ def api_for():
     return make
 
 
+@pytest.fixture(autouse=True)
+def _fresh_process_state():
+    """What the code keeps per process, forgotten around every test, so no test sees what an
+    earlier one left (the suite runs in random order; docs/testing.md, "Order, isolation and
+    flakes"): the match index loaded from rows a rolled-back test created, the readiness answers
+    cached for READY_CACHE_S, the readiness probe's memory of what failed last, and the language
+    a test activated in this thread."""
+    from django.utils import translation
+
+    from core import health
+    from takedowns import matching
+
+    def forget() -> None:
+        matching.reset_process_index()
+        health.clear_cache()
+        health._last_failing = frozenset()
+        translation.deactivate()
+
+    forget()
+    yield
+    forget()
+
+
 # Real services ------------------------------------------------------------------------------
 
 import os  # noqa: E402

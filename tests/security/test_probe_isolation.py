@@ -14,13 +14,13 @@ import json
 import os
 import socket
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
 from evidence import sandbox
 from tests import media
+from tests.conftest import wait_until
 
 LIMITS = sandbox.Limits(memory_mb=512, cpu_s=10)
 
@@ -176,10 +176,7 @@ def test_a_probe_past_its_time_leaves_no_process_behind(tmp_path: Path) -> None:
                 continue
         return False
 
-    deadline = time.monotonic() + 10
-    while alive() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert not alive()
+    wait_until(lambda: not alive(), timeout=10)
 
 
 def test_the_probe_still_reads_images_inside_the_sandbox(tmp_path: Path) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import time
 
 import pytest
 from django.core import mail
@@ -13,6 +12,7 @@ from evidence import services as evidence_services
 from takedowns.matching import fingerprints_of_file, match_fingerprints, reset_process_index
 from takedowns.models import NegativeFingerprint, TakedownRequest, WatchlistHit
 from tests import factories, media
+from tests.conftest import wait_until
 from tests.takedowns.conftest import consenting_case
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -98,8 +98,8 @@ def test_new_evidence_is_found_after_the_index_refreshes(caseworker, tmp_path, s
     settings.MATCH_INDEX_MAX_AGE_S = 1
     assert match_fingerprints(fingerprints) == []  # loads the index now
     _evidence(case, caseworker, tmp_path, seed=94)
-    time.sleep(1.2)
-    assert [m.case for m in match_fingerprints(fingerprints)] == [case.pk]
+    # Found once the loaded index is older than MATCH_INDEX_MAX_AGE_S and the next query reloads it.
+    wait_until(lambda: [m.case for m in match_fingerprints(fingerprints)] == [case.pk], timeout=10, interval=0.2)
 
 
 def test_video_matches_when_frames_match_in_order(caseworker, tmp_path) -> None:
