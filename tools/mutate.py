@@ -69,6 +69,7 @@ TARGETS: dict[str, tuple[list[str], list[str] | None]] = {
             "tests/security/test_audit_rewrite.py",
             "tests/core/test_audit_signer.py",
             "tests/mutation/test_audit_chain.py",
+            "tests/mutation/test_audit_purge.py",
         ],
         None,
     ),

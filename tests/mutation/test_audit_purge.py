@@ -1,0 +1,101 @@
+"""The audit log's own retention purge, pinned where mutation testing (`make mutate`) found it
+loose: core.audit.purge_events.
+
+Threat: the purge of old audit events deletes past a legal hold, past the newest checkpoint old
+enough, or records a wrong count or anchor, so the kept chain's first link is vouched for by the
+wrong record (or a held case's history is gone).
+Control: core.audit.purge_events deletes only up to a signed checkpoint older than `before` and
+below `stop_before_id`, through the database's purge function, and records one
+"retention.purged" event with the count, the anchor and whether events were held back.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.conf import settings as django_settings
+from django.db import transaction
+
+from core import audit, audit_signing, dbguard
+from core.models import AuditEvent
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _old_events(monkeypatch, n: int, days: int) -> list[AuditEvent]:
+    real = audit.datetime
+
+    class LongAgo(real):  # type: ignore[misc, valid-type]
+        @classmethod
+        def now(cls, tz=None):  # type: ignore[no-untyped-def, override]
+            return real.now(tz) - timedelta(days=days)
+
+    monkeypatch.setattr(audit, "datetime", LongAgo)
+    events = [audit.record_now("test.old", details={"n": i}) for i in range(n)]
+    monkeypatch.setattr(audit, "datetime", real)
+    return events
+
+
+def _purge(*, before: datetime, stop_before_id: int | None = None) -> int:
+    with transaction.atomic():
+        dbguard.allow_purge()
+        return audit.purge_events(before=before, policy_days=django_settings.RETENTION_AUDIT_DAYS, stop_before_id=stop_before_id)
+
+
+def test_purge_refuses_outside_a_transaction():
+    with pytest.raises(RuntimeError, match=r"^audit\.purge_events\(\) must be called inside transaction\.atomic\(\)$"):
+        audit.purge_events(before=datetime.now(UTC), policy_days=1)
+
+
+def test_nothing_is_deleted_without_a_checkpoint_or_anything_due(audit_signer, monkeypatch):
+    days = django_settings.RETENTION_AUDIT_DAYS + 30
+    _old_events(monkeypatch, 3, days)
+    before = datetime.now(UTC) - timedelta(days=django_settings.RETENTION_AUDIT_DAYS)
+    count = AuditEvent.objects.count()
+    assert _purge(before=before) == 0  # no checkpoint yet
+    assert AuditEvent.objects.count() == count
+    audit_signing.checkpoint()
+    assert _purge(before=before - timedelta(days=365)) == 0  # nothing that old
+    assert not AuditEvent.objects.filter(action=audit.PURGE_ACTION).exists()
+
+
+def test_the_purge_stops_at_the_checkpoint_below_a_held_event(audit_signer, monkeypatch):
+    days = django_settings.RETENTION_AUDIT_DAYS + 30
+    first = _old_events(monkeypatch, 3, days)
+    early = audit_signing.checkpoint()
+    second = _old_events(monkeypatch, 3, days)
+    audit_signing.checkpoint()
+    assert early is not None and early.head_id == first[-1].id
+    before = datetime.now(UTC) - timedelta(days=django_settings.RETENTION_AUDIT_DAYS)
+    purged = _purge(before=before, stop_before_id=second[0].id)
+    assert purged == 3
+    assert not AuditEvent.objects.filter(id__lte=early.head_id).exists()
+    assert AuditEvent.objects.filter(id=second[0].id).exists()
+    event = AuditEvent.objects.filter(action=audit.PURGE_ACTION).latest("id")
+    assert event.details == {
+        "kind": "audit_event",
+        "count": purged,
+        "policy": "audit_log",
+        "policy_days": django_settings.RETENTION_AUDIT_DAYS,
+        "anchor_id": early.head_id,
+        "anchor_hash": early.head_hash,
+        "anchor_checkpoint": early.seq,
+        "held_back": True,
+    }
+    assert (event.actor_username, event.object_type) == ("system", "core.auditevent")
+    audit_signing.checkpoint()
+    report = audit.verify_chain()
+    assert report.ok and report.starts_after == early.head_id
+
+
+def test_a_purge_of_everything_due_is_not_held_back(audit_signer, monkeypatch):
+    days = django_settings.RETENTION_AUDIT_DAYS + 30
+    old = _old_events(monkeypatch, 4, days)
+    anchor = audit_signing.checkpoint()
+    assert anchor is not None and anchor.head_id == old[-1].id
+    before = datetime.now(UTC) - timedelta(days=django_settings.RETENTION_AUDIT_DAYS)
+    assert _purge(before=before) == 4
+    event = AuditEvent.objects.filter(action=audit.PURGE_ACTION).latest("id")
+    assert event.details["held_back"] is False and event.details["count"] == 4
+    assert event.prev_hash == anchor.head_hash
