@@ -138,3 +138,31 @@ def _evidence_fields() -> dict:
         "wrapped_key": "x",
         "key_id": "k",
     }
+
+
+def _report(centre, received_on, n: int):
+    from cases.models import IntakeReport
+
+    return IntakeReport.objects.create(receipt_lookup=f"mut-{n}", receipt_hash="x", received_on=received_on, centre=centre)
+
+
+def test_reports_list_newest_day_first_then_newest_report(central, supervisor):
+    today = timezone.localdate()
+    older_day = _report(central, today - timedelta(days=1), 1)
+    first_today = _report(central, today, 2)
+    second_today = _report(central, today, 3)
+    late_entry = _report(central, today - timedelta(days=2), 4)  # typed in later, about an earlier day
+    assert list(selectors.intake_reports_visible_to(supervisor)) == [second_today, first_today, older_day, late_entry]
+
+
+def test_a_deactivated_or_centreless_account_sees_no_report(central, supervisor):
+    _report(central, timezone.localdate(), 5)
+    assert selectors.intake_reports_visible_to(supervisor).count() == 1
+    supervisor.is_active = False
+    supervisor.save()
+    assert not selectors.intake_reports_visible_to(supervisor).exists()
+    _report(None, timezone.localdate(), 6)  # unrouted: only the triage centre's staff see it
+    supervisor.is_active = True
+    supervisor.centre = None
+    supervisor.save()
+    assert not selectors.intake_reports_visible_to(supervisor).exists()
