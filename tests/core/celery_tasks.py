@@ -18,3 +18,22 @@ def fail_while_asked(switch: int) -> str:
     state.value = {**state.value, "ran": int(state.value.get("ran", 0)) + 1}
     state.save(update_fields=["value", "updated_at"])
     return "ran"
+
+
+@shared_task(name="tests.overstay")
+def overstay(switch: int, seconds: float) -> str:
+    """Runs past its time limits: notes the soft limit in SystemState "test-switch-<n>" and sleeps
+    on regardless, as a task stuck in a C call would, so only the hard limit can end it."""
+    import time
+
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    from core.models import SystemState
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            time.sleep(0.1)
+        except SoftTimeLimitExceeded:
+            SystemState.objects.update_or_create(key=f"test-switch-{switch}", defaults={"value": {"soft_limit": True}})
+    return "overstayed"
