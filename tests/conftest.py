@@ -85,6 +85,21 @@ def _fresh_process_state():
     forget()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_redis_counters():
+    """Redis is not rolled back with the database: the per-minute budgets (intake forms, status
+    checks, the intake API, each platform's send rate) and spent proofs an earlier test counted
+    would still count in this one, if it runs in the same minute. Only this run's own keys are
+    dropped (its prefix), never the broker's queues."""
+    import redis
+
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    for pattern in ("intake-*", "rate:*"):
+        for key in client.scan_iter(match=f"{settings.REDIS_KEY_PREFIX}:{pattern}", count=1000):
+            client.delete(key)
+    client.close()
+
+
 # Real services ------------------------------------------------------------------------------
 
 import os  # noqa: E402
