@@ -84,7 +84,7 @@ def test_a_deactivated_or_centreless_account_sees_no_case(central, caseworker, s
 
 
 def test_a_caseworker_sees_cases_assigned_or_created(caseworker, caseworker_b, supervisor):
-    created = factories.make_case(caseworker)
+    created = factories.make_case(caseworker, assigned_to=caseworker_b)  # opened by them, handed on
     assigned = factories.make_case(caseworker_b, assigned_to=caseworker)
     factories.make_case(caseworker_b)
     assert set(selectors.cases_visible_to(caseworker)) == {created, assigned}
