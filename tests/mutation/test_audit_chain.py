@@ -114,6 +114,7 @@ def test_verification_names_the_first_broken_event_and_why(caseworker):
     events = [audit.record_now("test.e", details={"n": i}) for i in range(4)]
     report = audit.verify_chain(batch_size=2)
     assert (report.ok, report.checked, report.broken_at, report.reason) == (True, AuditEvent.objects.count(), None, "")
+    assert report.starts_after is None  # nothing purged: the chain starts at the genesis
     _tamper("UPDATE core_auditevent SET details = %s WHERE id = %s", ['{"n": 99}', events[2].id])
     report = audit.verify_chain(batch_size=2)
     assert (report.ok, report.broken_at, report.reason) == (False, events[2].id, "its content does not match its hash")

@@ -99,3 +99,58 @@ def test_a_purge_of_everything_due_is_not_held_back(audit_signer, monkeypatch):
     event = AuditEvent.objects.filter(action=audit.PURGE_ACTION).latest("id")
     assert event.details["held_back"] is False and event.details["count"] == 4
     assert event.prev_hash == anchor.head_hash
+
+
+def _delete_as_owner(up_to_id: int) -> None:
+    """What the owner of the tables can do, bypassing the purge function's own checks."""
+    from django.db import connection
+
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE core_auditevent DISABLE TRIGGER USER")
+        cursor.execute("DELETE FROM core_auditevent WHERE id <= %s", [up_to_id])
+        cursor.execute("ALTER TABLE core_auditevent ENABLE TRIGGER USER")
+
+
+def test_an_anchor_younger_than_the_policy_is_refused_even_when_older_than_the_minimum(audit_signer, monkeypatch):
+    # Older than the database's floor (MIN_AUDIT_DAYS, 365) but not than the policy (3650 here).
+    old = _old_events(monkeypatch, 3, 400)
+    anchor = audit_signing.checkpoint()
+    assert anchor is not None and anchor.head_id == old[-1].id
+    _old_events(monkeypatch, 2, 399)
+    _delete_as_owner(anchor.head_id)
+    report = audit.verify_chain()
+    days = django_settings.RETENTION_AUDIT_DAYS
+    assert days > 400
+    assert (report.ok, report.reason) == (
+        False,
+        f"the events before it were deleted before the retention period of {days} days had passed",
+    )
+
+
+def test_a_kept_chain_relinked_to_a_made_up_anchor_is_refused(audit_signer, monkeypatch):
+    days = django_settings.RETENTION_AUDIT_DAYS + 30
+    _old_events(monkeypatch, 4, days)
+    anchor = audit_signing.checkpoint()
+    assert anchor is not None
+    before = datetime.now(UTC) - timedelta(days=django_settings.RETENTION_AUDIT_DAYS)
+    assert _purge(before=before) == 4
+    assert audit.verify_chain().ok
+    # The owner relinks what is kept to another anchor and recomputes every hash after it.
+    from django.db import connection
+
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE core_auditevent DISABLE TRIGGER USER")
+        prev = "f" * 64
+        for event in AuditEvent.objects.order_by("id"):
+            event.prev_hash = prev
+            prev = audit.compute_hash(event)
+            cursor.execute(
+                "UPDATE core_auditevent SET prev_hash = %s, hash = %s WHERE id = %s", [event.prev_hash, prev, event.id]
+            )
+        cursor.execute("ALTER TABLE core_auditevent ENABLE TRIGGER USER")
+    report = audit.verify_chain()
+    assert (report.ok, report.checked, report.reason) == (
+        False,
+        0,
+        "its link to the previous event does not match, and no signed checkpoint covers the purge",
+    )
