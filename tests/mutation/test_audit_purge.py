@@ -154,3 +154,33 @@ def test_a_kept_chain_relinked_to_a_made_up_anchor_is_refused(audit_signer, monk
         0,
         "its link to the previous event does not match, and no signed checkpoint covers the purge",
     )
+
+
+def test_the_database_refuses_a_purge_under_the_floor_whatever_the_caller_says(audit_signer, monkeypatch):
+    from django.db import DatabaseError
+
+    from core.db_roles import MIN_AUDIT_DAYS
+
+    _old_events(monkeypatch, 3, 100)
+    anchor = audit_signing.checkpoint()
+    assert anchor is not None
+    with pytest.raises(DatabaseError, match=f"kept at least {MIN_AUDIT_DAYS} days"), transaction.atomic():
+        dbguard.allow_purge()
+        audit.purge_events(before=datetime.now(UTC) - timedelta(days=30), policy_days=30)
+    assert AuditEvent.objects.filter(id__lte=anchor.head_id).count() == 3
+
+
+def test_with_audit_retention_off_an_anchor_must_still_be_older_than_the_floor(audit_signer, monkeypatch, settings):
+    from core.db_roles import MIN_AUDIT_DAYS
+
+    settings.RETENTION_AUDIT_DAYS = 0  # keep for ever: a purge anchor then needs the floor's age
+    old = _old_events(monkeypatch, 3, 100)
+    anchor = audit_signing.checkpoint()
+    assert anchor is not None and anchor.head_id == old[-1].id
+    _old_events(monkeypatch, 1, 99)
+    _delete_as_owner(anchor.head_id)
+    report = audit.verify_chain()
+    assert (report.ok, report.reason) == (
+        False,
+        f"the events before it were deleted before the retention period of {MIN_AUDIT_DAYS} days had passed",
+    )
