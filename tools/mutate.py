@@ -154,6 +154,22 @@ def _configure(dest: Path, module: str, tests: list[str]) -> None:
     path.write_text(text)
 
 
+def _drop_test_databases(url: str) -> None:
+    """A run killed in the middle of a test that commits (transaction=True) leaves its rows in the
+    reused test database; each module's run starts from fresh ones. (pytest-django prefixes the
+    name with test_ once per pytest session in the process, so the forked runs use test_test_...)"""
+    import psycopg2
+
+    name = url.rsplit("/", 1)[1]
+    conn = psycopg2.connect(url.rsplit("/", 1)[0] + "/postgres")
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute("SELECT datname FROM pg_database WHERE datname ~ %s", [f"^(test_)+{re.escape(name)}$"])
+        for (db,) in cur.fetchall():
+            cur.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+    conn.close()
+
+
 def _results(dest: Path) -> dict[str, str]:
     out = subprocess.run(
         [sys.executable, "-m", "mutmut", "results", "--all", "true"], cwd=dest, check=True, capture_output=True, text=True
@@ -179,10 +195,14 @@ def run(module: str) -> tuple[int, int, list[str]]:
     names = [f"{dotted}.{p}" for p in patterns] if patterns else []
     jobs = os.environ.get("MUTATE_JOBS", "1")
     print(f"== {module}: mutmut over {len(tests)} test files" + (f", functions {patterns}" if patterns else ""), flush=True)
+    _drop_test_databases(env["TEST_DATABASE_URL"])
     with open(dest / "mutmut.log", "w") as log:
         subprocess.run(
             [sys.executable, "-m", "mutmut", "run", "--max-children", jobs, *names], cwd=dest, env=env, stdout=log, stderr=log
         )
+    if "Failed to run clean test" in (dest / "mutmut.log").read_text(errors="replace"):
+        print(f"   the selected tests fail without any mutant: see {dest / 'mutmut.log'}", flush=True)
+        return 0, 0, ["the clean run failed"]
     statuses = {n: s for n, s in _results(dest).items() if not names or any(fnmatch(n, p) for p in names)}
     missed = sorted(f"{n}: {s}" for n, s in statuses.items() if s not in CAUGHT)
     return len(statuses) - len(missed), len(statuses), missed
