@@ -121,8 +121,20 @@ TARGETS: dict[str, tuple[list[str], list[str] | None]] = {
         ["*approve*", "*send*", "*sendable*"],
     ),
     "evidence/services.py": (
-        ["tests/evidence/test_locker.py"],
-        ["*lock*", "*grant*", "*download*"],
+        [
+            "tests/mutation/test_download_grants.py",
+            "tests/guards/test_download_grant.py",
+            "tests/evidence/test_locker.py",
+            "tests/security/test_step_up.py",
+        ],
+        # Grants, downloads, exports and the reasoned access they share (not upload and processing).
+        [
+            "x_download_grant_create_*",
+            "x_evidence_download_*",
+            "x_evidence_export_*",
+            "x_evidence_reveal_*",
+            "x__record_reasoned_access_*",
+        ],
     ),
 }
 
