@@ -117,8 +117,15 @@ TARGETS: dict[str, tuple[list[str], list[str] | None]] = {
         ["x_consent_require_*"],
     ),
     "takedowns/services.py": (
-        ["tests/takedowns/test_send_selected.py", "tests/takedowns/test_lifecycle.py", "tests/takedowns/test_requests.py"],
-        ["*approve*", "*send*", "*sendable*"],
+        [
+            "tests/takedowns/test_send_selected.py",
+            "tests/takedowns/test_requests.py",
+            "tests/guards/test_takedown_evidence.py",
+            "tests/guards/test_consent_guards.py",
+        ],
+        # Approval (consent, supervisor, duplicates), sending what was chosen, and the evidence a
+        # request may link (only its own case's).
+        ["x_takedown_approve_*", "x_takedown_send_selected_*", "x__case_evidence_*"],
     ),
     "evidence/services.py": (
         [
