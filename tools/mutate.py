@@ -42,6 +42,7 @@ TARGETS: dict[str, tuple[list[str], list[str] | None]] = {
             "tests/security/test_cross_centre_lists.py",
             "tests/security/test_watchlist_scope.py",
             "tests/mutation/test_selector_scoping.py",
+            "tests/guards/test_centre_scoping.py",
         ],
         # The access and consent reads; not the search filters, paging, thread formatting or the
         # triage-centre fallback (routing, tested in tests/cases/test_intake_routing.py).
@@ -61,6 +62,8 @@ TARGETS: dict[str, tuple[list[str], list[str] | None]] = {
             "tests/evidence/test_locker.py",
             "tests/security/test_cross_centre_lists.py",
             "tests/mutation/test_selector_scoping.py",
+            "tests/guards/test_centre_scoping.py",
+            "tests/guards/test_download_grant.py",
         ],
         None,
     ),
@@ -88,6 +91,7 @@ TARGETS: dict[str, tuple[list[str], list[str] | None]] = {
             "tests/security/test_cross_centre_lists.py",
             "tests/security/test_compliance_scope.py",
             "tests/takedowns/test_duplicates.py",
+            "tests/guards/test_centre_scoping.py",
         ],
         # The scoped reads; not the list filters and sorting, nor URL parsing.
         ["x_requests_visible_to_*", "x_manual_notices_visible_to_*", "x_request_get_*", "x_duplicate_labels_*"],
