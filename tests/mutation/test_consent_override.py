@@ -71,3 +71,15 @@ def test_consent_in_force_needs_no_override(caseworker, supervisor):
     ConsentRecord.objects.create(case=case, kind="police_referral", granted=True, method="phone", recorded_by=caseworker)
     assert _require(case, caseworker) is False
     assert not CaseEvent.objects.filter(case=case, kind=EventKind.CONSENT_OVERRIDE).exists()
+
+
+def test_a_caller_that_passes_nothing_gets_the_strictest_answer(caseworker, supervisor):
+    """The defaults refuse: no reason means none was given, no stepped_up means no fresh code."""
+    case = factories.make_case(caseworker)
+    with pytest.raises(ConsentRequired), transaction.atomic():
+        services.consent_require(case=case, kind="takedown", acting_user=caseworker)
+    with pytest.raises(PermissionDenied) as caught, transaction.atomic():
+        services.consent_require(
+            case=case, kind="takedown", acting_user=supervisor, override_reason="The victim asked us by phone today."
+        )
+    assert caught.value.field == "override_code"
