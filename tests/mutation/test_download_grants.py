@@ -96,3 +96,24 @@ def test_a_download_needs_the_right_a_fresh_code_and_a_reason(caseworker, superv
         case.centre_id,
         {"reason": "Court"},
     )
+
+
+def test_an_export_takes_only_chosen_items_of_this_case(caseworker, supervisor):
+    case = factories.make_case(caseworker)
+    other = _item(factories.make_case(caseworker), caseworker)
+    with pytest.raises(ServiceError) as caught:
+        services.evidence_export(case=case, items=[], acting_user=supervisor, reason="For the court", recently_verified=True)
+    assert caught.value.message == "Choose at least one item to export."
+    with pytest.raises(ServiceError) as caught:
+        services.evidence_export(case=case, items=[other], acting_user=supervisor, reason="For the court", recently_verified=True)
+    assert caught.value.message == "Every item must belong to this case."
+    assert not CustodyEvent.objects.exists()
+
+
+def test_seeing_a_preview_unblurred_needs_a_reason(caseworker):
+    item = _item(factories.make_case(caseworker), caseworker)
+    with pytest.raises(ServiceError) as caught:
+        services.evidence_reveal(evidence=item, acting_user=caseworker, reason=" why ")
+    assert (caught.value.message, caught.value.field) == ("Say why you need to see it unblurred.", "reason")
+    services.evidence_reveal(evidence=item, acting_user=caseworker, reason="Checking the face matches")
+    assert CustodyEvent.objects.filter(evidence=item, action="reveal").get().reason == "Checking the face matches"
