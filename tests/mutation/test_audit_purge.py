@@ -11,6 +11,7 @@ below `stop_before_id`, through the database's purge function, and records one
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -149,10 +150,13 @@ def test_a_kept_chain_relinked_to_a_made_up_anchor_is_refused(audit_signer, monk
             )
         cursor.execute("ALTER TABLE core_auditevent ENABLE TRIGGER USER")
     report = audit.verify_chain()
-    assert (report.ok, report.checked, report.reason) == (
+    first_kept = AuditEvent.objects.order_by("id").first()
+    assert report == audit.ChainReport(
         False,
         0,
+        first_kept.id,
         "its link to the previous event does not match, and no signed checkpoint covers the purge",
+        signed=1,
     )
 
 
@@ -184,3 +188,59 @@ def test_with_audit_retention_off_an_anchor_must_still_be_older_than_the_floor(a
         False,
         f"the events before it were deleted before the retention period of {MIN_AUDIT_DAYS} days had passed",
     )
+
+
+def test_cutting_off_the_newest_events_names_the_missing_checkpoint(audit_signer):
+    events = [audit.record_now("test.cut", details={"n": i}) for i in range(4)]
+    checkpoint = audit_signing.checkpoint()
+    assert checkpoint is not None and checkpoint.head_id == events[-1].id
+    _delete_after(events[1].id)
+    kept = AuditEvent.objects.count()
+    report = audit.verify_chain()
+    assert report == audit.ChainReport(
+        False,
+        kept,
+        checkpoint.head_id,
+        f"the event of signed checkpoint {checkpoint.seq} is missing: events were deleted",
+        None,
+        1,
+    )
+
+
+def test_after_a_purge_later_checkpoints_are_still_compared(audit_signer, monkeypatch):
+    days = django_settings.RETENTION_AUDIT_DAYS + 30
+    _old_events(monkeypatch, 3, days)
+    anchor = audit_signing.checkpoint()
+    assert anchor is not None
+    before = datetime.now(UTC) - timedelta(days=django_settings.RETENTION_AUDIT_DAYS)
+    assert _purge(before=before) == 3
+    later = [audit.record_now("test.later", details={"n": i}) for i in range(3)]
+    audit_signing.checkpoint()
+    # The owner alters an event after the anchor and recomputes every hash from there.
+    from django.db import connection
+
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE core_auditevent DISABLE TRIGGER USER")
+        prev = AuditEvent.objects.order_by("id").first().prev_hash
+        for event in AuditEvent.objects.order_by("id"):
+            if event.id == later[1].id:
+                event.details = {"n": "rewritten"}
+            event.prev_hash = prev
+            prev = audit.compute_hash(event)
+            cursor.execute(
+                "UPDATE core_auditevent SET details = %s, prev_hash = %s, hash = %s WHERE id = %s",
+                [json.dumps(event.details), event.prev_hash, prev, event.id],
+            )
+        cursor.execute("ALTER TABLE core_auditevent ENABLE TRIGGER USER")
+    report = audit.verify_chain()
+    assert not report.ok and "the log was rewritten" in report.reason
+    assert (report.starts_after, report.signed) == (anchor.head_id, 2)
+
+
+def _delete_after(last_kept_id: int) -> None:
+    from django.db import connection
+
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE core_auditevent DISABLE TRIGGER USER")
+        cursor.execute("DELETE FROM core_auditevent WHERE id > %s", [last_kept_id])
+        cursor.execute("ALTER TABLE core_auditevent ENABLE TRIGGER USER")
