@@ -117,3 +117,18 @@ def test_seeing_a_preview_unblurred_needs_a_reason(caseworker):
     assert (caught.value.message, caught.value.field) == ("Say why you need to see it unblurred.", "reason")
     services.evidence_reveal(evidence=item, acting_user=caseworker, reason="Checking the face matches")
     assert CustodyEvent.objects.filter(evidence=item, action="reveal").get().reason == "Checking the face matches"
+
+
+def test_each_export_refusal_says_why(caseworker, supervisor):
+    case = factories.make_case(caseworker)
+    item = _item(case, caseworker)
+    refusals = [
+        (caseworker, "For the court", True, "Exporting originals needs the supervisor role or a supervisor's grant.", None),
+        (supervisor, "For the court", False, "Enter a fresh authenticator code before exporting.", None),
+        (supervisor, "  abcd  ", True, "Say who the export is for and why.", "reason"),
+    ]
+    for user, reason, fresh, message, field in refusals:
+        with pytest.raises(ServiceError) as caught:
+            services.evidence_export(case=case, items=[item], acting_user=user, reason=reason, recently_verified=fresh)
+        assert (caught.value.message, caught.value.field) == (message, field)
+    assert not CustodyEvent.objects.exists()
