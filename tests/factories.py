@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 from typing import Any
 
 from django.http import HttpRequest
@@ -98,3 +99,17 @@ def rewrite_audit_event(event_id: int, *, actor_username: str = "someone-else") 
         cursor.execute("ALTER TABLE core_auditevent DISABLE TRIGGER core_auditevent_no_update_delete")
         cursor.execute("UPDATE core_auditevent SET actor_username = %s WHERE id = %s", [actor_username, event_id])
         cursor.execute("ALTER TABLE core_auditevent ENABLE TRIGGER core_auditevent_no_update_delete")
+
+
+# The least environment with which config.settings.production starts (the tests of production
+# settings start subprocesses with it and change one thing at a time).
+PRODUCTION_ENV = {
+    "DJANGO_SETTINGS_MODULE": "config.settings.production",
+    "SECRET_KEY": "x" * 20 + "production-test-key-0123456789-abcdefghij",
+    "EVIDENCE_ENCRYPTION_KEY": "cHJvZHVjdGlvbi10ZXN0LWtleS0zMi1ieXRlcyEhISE=",
+    "ALLOWED_HOSTS": "support.example.org",
+    "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/postgres",
+    "REDIS_URL": "redis://127.0.0.1:6379/0",
+    "EMAIL_USE_TLS": "true",
+    "PATH": os.environ.get("PATH", ""),
+}

@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.factories import PRODUCTION_ENV
+
 ROOT = Path(__file__).resolve().parents[2]
-GOOD = {
-    "DJANGO_SETTINGS_MODULE": "config.settings.production",
-    "SECRET_KEY": "x" * 20 + "production-test-key-0123456789-abcdefghij",
-    "EVIDENCE_ENCRYPTION_KEY": "cHJvZHVjdGlvbi10ZXN0LWtleS0zMi1ieXRlcyEhISE=",
-    "ALLOWED_HOSTS": "support.example.org",
-    "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/postgres",
-    "REDIS_URL": "redis://127.0.0.1:6379/0",
-    "EMAIL_USE_TLS": "true",
-    "PATH": os.environ.get("PATH", ""),
-}
+GOOD = PRODUCTION_ENV
 
 
 def _check(env: dict[str, str]) -> subprocess.CompletedProcess[str]:

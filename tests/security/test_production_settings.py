@@ -10,7 +10,6 @@ pyproject.toml pins urllib3>=2.6 and the installed one is at least that.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import tomllib
@@ -20,17 +19,10 @@ from pathlib import Path
 from packaging.requirements import Requirement
 from packaging.version import Version
 
+from tests.factories import PRODUCTION_ENV
+
 ROOT = Path(__file__).resolve().parents[2]
-GOOD = {
-    "DJANGO_SETTINGS_MODULE": "config.settings.production",
-    "SECRET_KEY": "x" * 20 + "production-test-key-0123456789-abcdefghij",
-    "EVIDENCE_ENCRYPTION_KEY": "cHJvZHVjdGlvbi10ZXN0LWtleS0zMi1ieXRlcyEhISE=",
-    "ALLOWED_HOSTS": "support.example.org",
-    "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/postgres",
-    "REDIS_URL": "redis://127.0.0.1:6379/0",
-    "EMAIL_USE_TLS": "true",
-    "PATH": os.environ.get("PATH", ""),
-}
+GOOD = PRODUCTION_ENV
 
 
 def _shell(env: dict[str, str], code: str) -> subprocess.CompletedProcess[str]:

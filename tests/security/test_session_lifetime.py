@@ -18,7 +18,6 @@ would after that many hours.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -33,6 +32,7 @@ from django.utils import timezone
 
 from core.twofactor import SIGNED_IN_AT_KEY
 from tests import factories
+from tests.factories import PRODUCTION_ENV
 
 pytestmark = pytest.mark.django_db
 
@@ -108,17 +108,7 @@ def test_the_idle_limit_still_holds(caseworker) -> None:
 
 
 def _production_settings(**extra: str) -> dict[str, object]:
-    env = {
-        "DJANGO_SETTINGS_MODULE": "config.settings.production",
-        "SECRET_KEY": "x" * 20 + "production-test-key-0123456789-abcdefghij",
-        "EVIDENCE_ENCRYPTION_KEY": "cHJvZHVjdGlvbi10ZXN0LWtleS0zMi1ieXRlcyEhISE=",
-        "ALLOWED_HOSTS": "support.example.org",
-        "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/postgres",
-        "REDIS_URL": "redis://127.0.0.1:6379/0",
-        "EMAIL_USE_TLS": "true",
-        "PATH": os.environ.get("PATH", ""),
-        **extra,
-    }
+    env = {**PRODUCTION_ENV, **extra}
     code = (
         "import json, django; django.setup(); from django.conf import settings as s; print(json.dumps({k: getattr(s, k) "
         "for k in ['SESSION_COOKIE_NAME', 'CSRF_COOKIE_NAME', 'SESSION_COOKIE_SECURE', 'CSRF_COOKIE_SECURE', "
