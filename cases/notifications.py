@@ -24,6 +24,8 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
 
+from core.links import site_url
+
 logger = logging.getLogger(__name__)
 
 
@@ -47,14 +49,6 @@ def notify_after_commit(message: Any) -> None:
             logger.warning("could not queue the e-mail for intake message %s", message_id)
 
     transaction.on_commit(queue)
-
-
-def _site_url() -> str:
-    base = str(getattr(settings, "SITE_URL", "") or "").rstrip("/")
-    if base:
-        return base
-    hosts = [h for h in settings.ALLOWED_HOSTS if h and "*" not in h and not h.startswith(".")]
-    return f"https://{hosts[0]}" if hosts else ""
 
 
 def _recipients(case: Any) -> tuple[list[str], bool]:
@@ -86,7 +80,7 @@ def send_new_message_email(message_id: int) -> bool:
     recipients, to_supervisors = _recipients(case)
     if not recipients:
         return False
-    link = f"{_site_url()}{reverse('cases:detail', args=[case.pk])}#intake-messages"
+    link = f"{site_url()}{reverse('cases:detail', args=[case.pk])}#intake-messages"
     # In the centre's language (Korean first); nothing of the victim's words goes in.
     with translation.override(settings.LANGUAGE_CODE):
         subject = _("A new message on case %(ref)s") % {"ref": case.reference}

@@ -42,6 +42,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from core import audit
 from core.errors import ServiceError
+from core.links import site_url
 from core.models import Centre, Invitation, User
 from core.roles import CASE_ROLES, Role
 
@@ -272,14 +273,6 @@ def require_approval(*, user: User, acting_user: User | None, reason: str) -> No
 
 
 # E-mail (after the commit, synchronously: the invitation key must not wait in the broker) ----
-
-
-def site_url() -> str:
-    base = str(getattr(settings, "SITE_URL", "") or "").rstrip("/")
-    if base:
-        return base
-    hosts = [h for h in settings.ALLOWED_HOSTS if h and "*" not in h and not h.startswith(".")]
-    return f"https://{hosts[0]}" if hosts else ""
 
 
 def invitation_url(key: str) -> str:

@@ -199,7 +199,7 @@ def _record_hit_elsewhere(watchlist: Watchlist, media_url: str, match: Match) ->
 def _notify_case_supervisors(case: Any) -> None:
     """One e-mail to the active supervisors of the case's centre: the case and a link, no address,
     nothing about the victim, and nothing about whose watchlist found it."""
-    from cases.notifications import _site_url
+    from core.links import site_url
 
     recipients = sorted(
         User.objects.filter(centre_id=case.centre_id, role=Role.SUPERVISOR, is_active=True, is_service_account=False)
@@ -208,7 +208,7 @@ def _notify_case_supervisors(case: Any) -> None:
     )
     if not recipients:
         return
-    link = f"{_site_url()}{reverse('cases:detail', args=[case.pk])}"
+    link = f"{site_url()}{reverse('cases:detail', args=[case.pk])}"
     with translation.override(settings.LANGUAGE_CODE):
         subject = _("[%(centre)s] %(ref)s: a watched page matched evidence of one of your cases") % {
             "centre": settings.CENTRE_NAME, "ref": case.reference,
