@@ -145,7 +145,34 @@ TARGETS: dict[str, tuple[list[str], list[str] | None]] = {
             "x_evidence_export_*",
             "x_evidence_reveal_*",
             "x__record_reasoned_access_*",
+            "x_evidence_verify_*",
         ],
+    ),
+    # The *_or_404 helpers every page goes through: the same 404 for what is missing and what is
+    # another centre's (or beyond the role).
+    "cases/views.py": (
+        [
+            "tests/guards/test_centre_scoping.py",
+            "tests/security/test_cross_centre_lists.py",
+            "tests/cases/test_ownership.py",
+        ],
+        ["x_case_or_404_*"],
+    ),
+    "evidence/views.py": (
+        [
+            "tests/security/test_cross_centre_lists.py",
+            "tests/evidence/test_locker.py",
+            "tests/guards/test_download_grant.py",
+        ],
+        ["x__evidence_or_404_*"],
+    ),
+    "cases/intake_views.py": (
+        [
+            "tests/security/test_cross_centre_lists.py",
+            "tests/cases/test_intake_routing.py",
+            "tests/cases/test_intake_messages.py",
+        ],
+        ["x__report_or_404_*"],
     ),
 }
 

@@ -48,6 +48,18 @@ def celery_only_worker(django_db_setup, django_db_blocker, smtp_sink):
     clear_queues()
 
 
+@pytest.fixture
+def plain_worker(django_db_setup, django_db_blocker, smtp_sink):
+    """A plain `celery -A config worker` for one test only. Not the module-scoped
+    celery_worker_process: in random order it would still be running, and taking the notice, when
+    the test of a worker without the notices queue runs."""
+    clear_queues()
+    proc = start_celery("worker", worker_env(smtp_sink.port), "test-queues-plain-worker.log")
+    yield proc
+    stop_process(proc)
+    clear_queues()
+
+
 def _metrics() -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     response = Client().get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
     assert response.status_code == 200
@@ -103,7 +115,7 @@ def test_a_worker_without_the_notices_queue_is_reported_with_the_notice_it_leave
 
 
 def test_the_plain_worker_delivers_notices_and_nothing_is_reported(
-    celery_worker_process, simulator, api_platform, caseworker, central, client_for
+    plain_worker, simulator, api_platform, caseworker, central, client_for
 ) -> None:
     request = _approve(caseworker, simulator, "/q/2")
     wait_until(lambda: TakedownRequest.objects.get(pk=request.pk).status == "sent", timeout=30)
@@ -120,7 +132,7 @@ def test_the_plain_worker_delivers_notices_and_nothing_is_reported(
     assert "Every queue with work has a worker, and no notice is waiting too long." in html
 
 
-def test_the_plain_worker_consumes_every_declared_queue(celery_worker_process) -> None:
+def test_the_plain_worker_consumes_every_declared_queue(plain_worker) -> None:
     from config.celery import app
 
     assert health.celery_queues() == ["celery", "notices"]
