@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.utils import translation
 
 from cases import intake
 from takedowns import services
@@ -24,13 +25,23 @@ def korean_page(browser):
     context.close()
 
 
-def _visit(page, url: str, shoot, name: str) -> str:
+def _visit(page, url: str, shoot, name: str, heading: str) -> str:
+    """Opens a page and checks what a Korean-speaking person sees first: its heading, in Korean."""
     response = page.goto(url)
     assert response is not None
     assert response.status == 200, url
     assert page.locator("html").get_attribute("lang") == "ko"
+    with translation.override("ko"):
+        expected = translation.gettext(heading)
+    assert expected != heading, f"{heading!r} has no Korean translation"
+    assert expected in page.locator("main h1").first.inner_text(), url
     shoot(page, name)
     return page.content()
+
+
+def _ko(text: str) -> str:
+    with translation.override("ko"):
+        return translation.gettext(text)
 
 
 @pytest.mark.worker
@@ -63,18 +74,18 @@ def test_caseworker_pages_in_korean(
     sign_in(page, live_server, worker, factories.make_device(worker))
     page.wait_for_url("**/work/")
     base = live_server.url
-    assert "Form Only" in _visit(page, f"{base}/takedowns/", shoot, "20-takedowns-list")
-    assert url in _visit(page, f"{base}/takedowns/{request.pk}/", shoot, "21-takedown-detail")
-    assert "formonly.example/report" in _visit(page, f"{base}/takedowns/manual/", shoot, "22-manual-queue")
-    _visit(page, f"{base}/takedowns/match/", shoot, "23-match")
+    assert "Form Only" in _visit(page, f"{base}/takedowns/", shoot, "20-takedowns-list", "Takedown requests")
+    assert url in _visit(page, f"{base}/takedowns/{request.pk}/", shoot, "21-takedown-detail", "Takedown")
+    assert "formonly.example/report" in _visit(page, f"{base}/takedowns/manual/", shoot, "22-manual-queue", "Web forms to submit")
+    _visit(page, f"{base}/takedowns/match/", shoot, "23-match", "Is this known material?")
     page.locator("#id_file").set_input_files(str(tmp_path / "501-photo.jpg"))
     page.locator("main form button[type=submit]").first.click()
     page.wait_for_load_state()
     assert case.reference in page.content()  # the evidence's own picture matches its case
     shoot(page, "24-match-result")
-    _visit(page, f"{base}/takedowns/watchlists/", shoot, "25-watchlists")
-    assert "도와주세요" not in _visit(page, f"{base}/intake/", shoot, "26-triage-list")
-    assert "도와주세요" in _visit(page, f"{base}/intake/{report.pk}/", shoot, "27-triage-detail")
+    assert _ko("No watchlists yet.") in _visit(page, f"{base}/takedowns/watchlists/", shoot, "25-watchlists", "Watchlists")
+    assert "도와주세요" not in _visit(page, f"{base}/intake/", shoot, "26-triage-list", "Reports from the public form")
+    assert "도와주세요" in _visit(page, f"{base}/intake/{report.pk}/", shoot, "27-triage-detail", "Report")
     assert platform.pk
 
 
@@ -85,10 +96,23 @@ def test_supervisor_and_public_pages_in_korean(korean_page, live_server, shoot, 
     sign_in(page, live_server, supervisor, factories.make_device(supervisor))
     page.wait_for_url("**/work/")
     base = live_server.url
-    assert caseworker.username in _visit(page, f"{base}/compliance/workload/", shoot, "28-workload")
-    _visit(page, f"{base}/compliance/", shoot, "29-compliance-ko")
+    assert caseworker.username in _visit(page, f"{base}/compliance/workload/", shoot, "28-workload", "Workload of the centre")
+    assert _ko("No requests in this period.") in _visit(
+        page, f"{base}/compliance/", shoot, "29-compliance-ko", "How platforms respond"
+    )
     from takedowns.models import Platform
 
-    _visit(page, f"{base}/compliance/platform/{Platform.objects.get(name='Delta').pk}/report/", shoot, "30-regulator-report")
-    _visit(page, f"{base}/transparency/?lang=ko", shoot, "31-transparency")
-    _visit(page, f"{base}/cases/deletion-requests/", shoot, "32-deletion-requests")
+    report_page = _visit(
+        page,
+        f"{base}/compliance/platform/{Platform.objects.get(name='Delta').pk}/report/",
+        shoot,
+        "30-regulator-report",
+        "Regulator report",
+    )
+    assert "Delta" in page.locator("main h1").first.inner_text() and _ko("Figure") in report_page
+    assert _ko("No figures yet.") in _visit(
+        page, f"{base}/transparency/?lang=ko", shoot, "31-transparency", "How platforms respond to our removal requests"
+    )
+    assert _ko("No deletion request is waiting.") in _visit(
+        page, f"{base}/cases/deletion-requests/", shoot, "32-deletion-requests", "Data deletion requests"
+    )
