@@ -25,19 +25,26 @@ from tests.takedowns.conftest import consenting_case
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 
 
-def test_worker_killed_mid_delivery_sends_exactly_one_notice(simulator, sim_platform, caseworker, smtp_sink, settings) -> None:
+def test_worker_killed_mid_delivery_sends_exactly_one_notice(
+    simulator, sim_platform, caseworker, smtp_sink, settings, api_for
+) -> None:
     """The pool process delivering a notice is SIGKILLed while the platform holds its answer (as
     the kernel's OOM killer would): the notice stays claimed, the sweeper reclaims it once the claim
-    times out, and the platform still holds exactly one notice."""
+    times out, and the platform still holds exactly one notice. Driven as an outside program does:
+    the takedown is filed and sent through the API, and the API shows how it ended."""
 
     clear_queues()
     case = consenting_case(caseworker)
     url = simulator.host_page("/k/1", "<html><body>post</body></html>")
     simulator.behave(url, "hang", hang_s=4, times=1)
     worker = start_celery("worker", worker_env(smtp_sink.port), "test-kill-worker.log")
+    api = api_for(caseworker)
     try:
-        request = services.takedown_create(case=case, url=url, acting_user=caseworker)
-        services.takedown_approve(requests=[request], acting_user=caseworker)
+        created = api.post("/api/v1/takedowns/", {"case": case.pk, "url": url}, format="json")
+        assert created.status_code == 201, created.content
+        request_id = created.json()["id"]
+        assert api.post(f"/api/v1/takedowns/{request_id}/send/").status_code == 202
+        request = TakedownRequest.objects.get(pk=request_id)
         notice = Notice.objects.get(request=request)
         wait_until(lambda: Notice.objects.get(pk=notice.pk).status == "sending", timeout=20)
         wait_until(lambda: simulator.notice_count(str(notice.idempotency_key)) == 1, timeout=10)
@@ -57,13 +64,14 @@ def test_worker_killed_mid_delivery_sends_exactly_one_notice(simulator, sim_plat
     assert simulator.unique_notices() == [key]
     assert simulator.notice_count(key) == 1  # the platform holds exactly one notice
     assert simulator.duplicate_count(key) == 1  # the repeat was recognised by its key
-    request.refresh_from_db()
-    assert request.status == "sent"
-    assert request.ticket == simulator.notices[0]["ticket_id"]
+    shown = api.get(f"/api/v1/takedowns/{request.pk}/").json()
+    assert shown["status"] == "sent"
+    assert shown["ticket"] == simulator.notices[0]["ticket_id"]
+    assert [a["outcome"] for a in shown["attempts"]].count("delivered") == 1
 
 
 def test_redis_stopped_and_restarted_every_notice_delivered_once(
-    private_redis, simulator, sim_platform, caseworker, smtp_sink
+    private_redis, simulator, sim_platform, caseworker, smtp_sink, api_for
 ) -> None:
     port, state, start = private_redis
     broker = f"redis://127.0.0.1:{port}/0"
@@ -106,3 +114,8 @@ def test_redis_stopped_and_restarted_every_notice_delivered_once(
     assert set(simulator.unique_notices()) == keys
     assert all(simulator.notice_count(k) == 1 for k in keys)
     assert TakedownRequest.objects.filter(pk__in=[r.pk for r in requests], status="sent").count() == len(requests)
+    # What the caseworker's program reads afterwards: every request of the case sent, none failed.
+    listed = api_for(caseworker).get(f"/api/v1/cases/{case.pk}/takedowns/").json()
+    rows = listed["results"] if isinstance(listed, dict) else listed
+    assert sorted(r["url"] for r in rows) == sorted(urls)
+    assert {r["status"] for r in rows} == {"sent"}
