@@ -8,6 +8,7 @@ import pytest
 from evidence.models import CustodyEvent, Evidence
 from tests import factories, media
 from tests.browser.conftest import sign_in
+from tests.conftest import wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
@@ -39,12 +40,12 @@ def test_upload_blur_reveal_custody(page, live_server, shoot, central, tmp_path)
     texts = results.all_inner_texts()
     assert sum("note.svg" in t and "SVG" in t for t in texts) == 1
     shoot(page, "10-evidence-upload-results")
-    page.wait_for_load_state("load")
-    page.wait_for_timeout(1500)  # the page reloads after a successful upload
-    assert Evidence.objects.filter(case=case).count() == 3
+    # The page reloads itself after a successful upload: wait for the three previews it then shows.
     thumbs = page.locator("#evidence img[alt='Blurred preview']")
+    thumbs.nth(2).wait_for()
+    assert Evidence.objects.filter(case=case).count() == 3
     assert thumbs.count() == 3
-    assert all(thumbs.nth(i).evaluate("img => img.naturalWidth > 0") for i in range(3))
+    wait_until(lambda: all(thumbs.nth(i).evaluate("img => img.complete && img.naturalWidth > 0") for i in range(3)), timeout=15)
     shoot(page, "11-case-evidence-blurred")
 
     thumbs.first.click()
