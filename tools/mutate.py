@@ -82,6 +82,8 @@ TARGETS: dict[str, tuple[list[str], list[str] | None]] = {
             "tests/core/test_audit_signer.py",
             "tests/security/test_audit_rewrite.py",
             "tests/core/test_audit.py",
+            "tests/mutation/test_audit_signing.py",
+            "tests/mutation/test_audit_purge.py",
         ],
         None,
     ),
