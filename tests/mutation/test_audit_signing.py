@@ -12,17 +12,25 @@ AUDIT_CHECKPOINT_FILE when it is set (and only then asks the signer), refusing w
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from django.db import transaction
+from django.utils import timezone
 
 from core import audit, audit_signing
-from core.audit_signing import SignerUnavailable
+from core.audit_signing import BadCheckpoints, SignerUnavailable
+from core.models import AuditCheckpoint, AuditEvent
+from core.signer import canonical, line_digest, public_key_b64
 
 pytestmark = pytest.mark.django_db
 
@@ -171,3 +179,142 @@ def test_an_unreadable_copy_says_why(audit_signer, settings, tmp_path) -> None:
     with pytest.raises(SignerUnavailable) as refused:
         audit_signing._sink_lines()
     assert str(refused.value) == "the checkpoint file could not be read: JSONDecodeError"
+
+
+# --- the signed records themselves, checked one by one and as a sequence ----------------------------------------
+
+
+def _signed_line(key: Any, seq: int, previous: dict[str, Any] | None, head_id: int, count: int) -> dict[str, Any]:
+    """A record signed with a key of the test's own, laid out as core.signer writes it."""
+    record = {
+        "v": 1, "seq": seq, "prev": line_digest(previous) if previous else "", "head_id": head_id,
+        "head_hash": f"{head_id:064x}", "count": count, "head_at": "2026-01-02T03:04:05+00:00",
+        "signed_at": f"2026-01-02T03:{seq:02d}:00+00:00",
+    }  # fmt: skip
+    return {"record": record, "sig": base64.b64encode(key.sign(canonical(record))).decode("ascii")}
+
+
+@pytest.fixture
+def own_key(settings, tmp_path):
+    """Records signed with a key whose public half the settings name, read from a sink copy."""
+    key = Ed25519PrivateKey.generate()
+    settings.AUDIT_SIGNER_PUBLIC_KEY = public_key_b64(key)
+    settings.AUDIT_SIGNER_URL = "http://127.0.0.1:9"  # never asked: the copy is read instead
+    settings.AUDIT_CHECKPOINT_FILE = str(tmp_path / "sink.jsonl")
+
+    def write(*lines: dict[str, Any]) -> None:
+        Path(settings.AUDIT_CHECKPOINT_FILE).write_text("".join(json.dumps(line) + "\n" for line in lines))
+
+    return key, write
+
+
+def test_each_record_is_read_whole(own_key) -> None:
+    key, write = own_key
+    first = _signed_line(key, 1, None, head_id=10, count=10)
+    write(first)
+    [checkpoint] = audit_signing.signed_checkpoints() or []
+    assert checkpoint == audit_signing.Checkpoint(
+        seq=1, head_id=10, head_hash=f"{10:064x}", count=10,
+        head_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), signed_at=datetime(2026, 1, 2, 3, 1, tzinfo=UTC),
+    )  # fmt: skip
+
+
+def test_a_record_changed_after_signing_or_malformed_is_refused_with_its_reason(own_key) -> None:
+    key, write = own_key
+    changed = _signed_line(key, 1, None, head_id=10, count=10)
+    changed["record"]["count"] = 9
+    write(changed)
+    with pytest.raises(BadCheckpoints) as refused:
+        audit_signing.signed_checkpoints()
+    assert str(refused.value) == "a checkpoint's signature does not verify with the signer's public key"
+    unsigned = _signed_line(key, 1, None, head_id=10, count=10)
+    del unsigned["sig"]
+    write(unsigned)
+    with pytest.raises(BadCheckpoints) as refused:
+        audit_signing.signed_checkpoints()
+    assert str(refused.value) == "a checkpoint record is malformed"
+
+
+def test_a_copy_with_bytes_outside_ascii_is_refused(own_key, settings) -> None:
+    """core.signer writes ASCII only; anything else in the copy was not written by it."""
+    key, write = own_key
+    write(_signed_line(key, 1, None, head_id=10, count=10))
+    path = Path(settings.AUDIT_CHECKPOINT_FILE)
+    path.write_bytes(path.read_bytes().replace(b'"v": 1', '"v": 1, "n": "\u00e9"'.encode()))
+    with pytest.raises(SignerUnavailable) as refused:
+        audit_signing._sink_lines()
+    assert str(refused.value) == "the checkpoint file could not be read: UnicodeDecodeError"
+
+
+def test_a_missing_or_reordered_record_is_found(own_key) -> None:
+    key, write = own_key
+    first = _signed_line(key, 1, None, head_id=10, count=10)
+    second = _signed_line(key, 2, first, head_id=20, count=20)
+    third = _signed_line(key, 3, second, head_id=30, count=30)
+    write(first, second, third)
+    assert [c.seq for c in audit_signing.signed_checkpoints() or []] == [1, 2, 3]
+    # The second record removed: the third's number no longer follows (its "prev" is wrong too).
+    write(first, third)
+    with pytest.raises(BadCheckpoints) as refused:
+        audit_signing.signed_checkpoints()
+    assert str(refused.value) == "signed checkpoints are missing or out of order before number 3"
+    # Numbered in order but not linked to the record before it (a record re-signed in its place).
+    unlinked = _signed_line(key, 2, third, head_id=20, count=20)
+    write(first, unlinked)
+    with pytest.raises(BadCheckpoints) as refused:
+        audit_signing.signed_checkpoints()
+    assert str(refused.value) == "signed checkpoints are missing or out of order before number 2"
+
+
+@pytest.mark.parametrize(("head_id", "count"), [(10, 20), (20, 10), (9, 20), (20, 9)])
+def test_a_record_that_does_not_extend_the_one_before_is_refused(own_key, head_id, count) -> None:
+    """Both the head and the count since the genesis must grow from one checkpoint to the next."""
+    key, write = own_key
+    first = _signed_line(key, 1, None, head_id=10, count=10)
+    write(first, _signed_line(key, 2, first, head_id=head_id, count=count))
+    with pytest.raises(BadCheckpoints) as refused:
+        audit_signing.signed_checkpoints()
+    assert str(refused.value) == "signed checkpoint 2 does not extend the one before it"
+
+
+# --- asking for a checkpoint ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_checkpoint_is_never_asked_for_inside_a_transaction(fake_signer) -> None:
+    audit.record_now("test.one")
+    with transaction.atomic(), pytest.raises(RuntimeError) as refused:
+        audit_signing.checkpoint()
+    assert str(refused.value) == "audit_signing.checkpoint() must not run inside a database transaction"
+    assert fake_signer.seen == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_unmoved_head_is_not_sent_to_the_signer_again(fake_signer) -> None:
+    """Beat asks every few minutes; with no new event the stored checkpoint is the answer."""
+    event = audit.record_now("test.one")
+    stored = AuditCheckpoint.objects.create(
+        seq=1, head_id=event.pk, head_hash=event.hash, count=AuditEvent.objects.count(),
+        head_at=event.created_at, signed_at=event.created_at, line={},
+    )  # fmt: skip
+    assert audit_signing.checkpoint() == stored
+    assert fake_signer.seen == []
+
+
+def test_only_a_checkpoint_whose_head_event_is_still_there_unchanged_can_anchor_a_purge() -> None:
+    """purge_anchor: a stored checkpoint naming an event that is gone, or naming an id with another
+    event's hash, is not a place the kept chain may start from."""
+    old = timezone.now() - timedelta(days=1)
+    first, second = audit.record_now("test.one"), audit.record_now("test.two")
+
+    def stored(seq: int, head_id: int, head_hash: str) -> AuditCheckpoint:
+        return AuditCheckpoint.objects.create(
+            seq=seq, head_id=head_id, head_hash=head_hash, count=seq, head_at=old, signed_at=old, line={}
+        )
+
+    stored(1, second.pk, first.hash)  # the id of one event with the hash of another
+    stored(2, second.pk + 1000, second.hash)  # an id no event has, with a real hash
+    assert audit_signing.purge_anchor(before=timezone.now(), stop_before_id=None) is None
+    good = stored(3, first.pk, first.hash)
+    assert audit_signing.purge_anchor(before=timezone.now(), stop_before_id=None) == good
+    assert audit_signing.purge_anchor(before=timezone.now(), stop_before_id=first.pk) is None
