@@ -318,3 +318,36 @@ def test_only_a_checkpoint_whose_head_event_is_still_there_unchanged_can_anchor_
     good = stored(3, first.pk, first.hash)
     assert audit_signing.purge_anchor(before=timezone.now(), stop_before_id=None) == good
     assert audit_signing.purge_anchor(before=timezone.now(), stop_before_id=first.pk) is None
+
+
+def _answer_for(head: dict[str, Any], key: Any, **changes: Any) -> dict[str, Any]:
+    record = {"v": 1, "seq": 1, "prev": "", **head, "signed_at": "2026-01-02T03:04:05+00:00", **changes}
+    return {"record": record, "sig": base64.b64encode(key.sign(canonical(record))).decode("ascii")}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_signers_answer_is_kept_only_for_this_head_and_only_when_it_verifies(fake_signer, settings) -> None:
+    key, other = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
+    settings.AUDIT_SIGNER_PUBLIC_KEY = public_key_b64(key)
+    audit.record_now("test.one")
+    with transaction.atomic():
+        head = audit_signing.current_head()
+    assert head is not None
+
+    fake_signer.answer = (200, _answer_for(head, key, head_id=head["head_id"] + 1))
+    with pytest.raises(SignerUnavailable) as refused:
+        audit_signing.checkpoint()
+    assert str(refused.value) == "the signer answered for another head"
+
+    fake_signer.answer = (200, _answer_for(head, other))
+    with pytest.raises(SignerUnavailable) as refused:
+        audit_signing.checkpoint()
+    assert str(refused.value) == (
+        "the signer's answer does not verify: a checkpoint's signature does not verify with the signer's public key"
+    )
+    assert not AuditCheckpoint.objects.exists()
+
+    fake_signer.answer = (200, _answer_for(head, key))
+    stored = audit_signing.checkpoint()
+    assert stored is not None and (stored.seq, stored.head_id, stored.head_hash) == (1, head["head_id"], head["head_hash"])
+    assert [s["path"] for s in fake_signer.seen] == ["/sign", "/sign", "/sign"]
