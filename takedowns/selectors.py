@@ -149,14 +149,18 @@ def duplicate_labels(requests: list[TakedownRequest], *, user: Any) -> dict[int,
     labels: dict[int, dict[str, Any]] = {}
     for pk, leader in leaders.items():
         if leader.case_id in mine:
-            labels[pk] = {"id": leader.pk, "case_id": leader.case_id, "reference": leader.case.reference, "visible": True}
+            labels[pk] = {"id": leader.pk, "reference": leader.case.reference, "visible": True}
         else:
             labels[pk] = {"visible": False}
     return labels
 
 
 def manual_notices_visible_to(user: Any) -> QuerySet[Notice]:
-    return Notice.objects.filter(status=NoticeStatus.MANUAL, request__in=requests_visible_to(user).values("pk"))
+    """Notices waiting for a person to submit a platform's web form (the manual queue), of the
+    requests the user may see."""
+    return Notice.objects.filter(status=NoticeStatus.MANUAL, request__in=requests_visible_to(user).values("pk")).select_related(
+        "request__platform", "request__case"
+    )
 
 
 def request_get(*, user: Any, pk: Any) -> TakedownRequest:

@@ -24,7 +24,7 @@ from core.models import User
 from core.roles import CASE_ROLES, Role
 from takedowns import selectors, services
 from takedowns.forms import ApproveForm, BulkForm
-from takedowns.models import Notice, NoticeStatus, Platform, RequestStatus
+from takedowns.models import Notice, Platform, RequestStatus
 
 
 def _actor(request: HttpRequest) -> User:
@@ -403,10 +403,7 @@ def request_set_platform(request: HttpRequest, pk: int) -> HttpResponse:
 def manual_queue(request: HttpRequest) -> HttpResponse:
     if getattr(request.user, "role", None) not in CASE_ROLES:
         raise Http404
-    visible = selectors.requests_visible_to(request.user)
-    notices = Notice.objects.filter(status=NoticeStatus.MANUAL, request__in=visible).select_related(
-        "request__platform", "request__case"
-    )
+    notices = selectors.manual_notices_visible_to(request.user)
     return render(request, "takedowns/manual_queue.html", {"notices": notices[:200]})
 
 

@@ -93,7 +93,9 @@ TARGETS: dict[str, tuple[list[str], list[str] | None]] = {
             "tests/security/test_cross_centre_lists.py",
             "tests/security/test_compliance_scope.py",
             "tests/takedowns/test_duplicates.py",
+            "tests/takedowns/test_notices.py",
             "tests/guards/test_centre_scoping.py",
+            "tests/mutation/test_takedown_reads.py",
         ],
         # The scoped reads; not the list filters and sorting, nor URL parsing.
         ["x_requests_visible_to_*", "x_manual_notices_visible_to_*", "x_request_get_*", "x_duplicate_labels_*"],
