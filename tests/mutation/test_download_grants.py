@@ -132,3 +132,43 @@ def test_each_export_refusal_says_why(caseworker, supervisor):
             services.evidence_export(case=case, items=[item], acting_user=user, reason=reason, recently_verified=fresh)
         assert (caught.value.message, caught.value.field) == (message, field)
     assert not CustodyEvent.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_export_records_who_why_and_each_item_and_the_package_says_the_same(caseworker, supervisor, tmp_path):
+    """The success path with real stored files: one custody entry per exported item (who, why),
+    one audit event naming the items and the reason, and a package whose manifest carries the
+    case, the person and the reason and whose originals are the stored bytes."""
+    import json
+    import zipfile
+
+    from evidence.export import verify_package
+    from tests.evidence.helpers import add_image
+
+    case = factories.make_case(caseworker)
+    first = add_image(case, caseworker, tmp_path, seed=31)
+    second = add_image(case, caseworker, tmp_path, seed=32, fmt="PNG", name="second.png")
+    add_image(case, caseworker, tmp_path, seed=33, name="not-chosen.jpg")
+    reason = "  Requested by the Seoul police, case 2026-77  "
+    path = services.evidence_export(
+        case=case, items=[first, second], acting_user=supervisor, reason=reason, recently_verified=True
+    )
+    try:
+        assert verify_package(path).ok
+        with zipfile.ZipFile(path) as package:
+            manifest = json.loads(package.read("manifest.json"))
+            originals = [n for n in package.namelist() if n.startswith("originals/")]
+        assert (manifest["case"], manifest["exported_by"], manifest["reason"]) == (
+            case.reference, supervisor.username, reason.strip(),
+        )  # fmt: skip
+        assert sorted(i["sha256"] for i in manifest["items"]) == sorted([first.sha256, second.sha256])
+        assert len(originals) == 2
+    finally:
+        path.unlink(missing_ok=True)
+    exports = CustodyEvent.objects.filter(action="export").order_by("evidence_id")
+    assert [(c.evidence_id, c.actor_id, c.reason) for c in exports] == [
+        (first.pk, supervisor.pk, reason.strip()), (second.pk, supervisor.pk, reason.strip()),
+    ]  # fmt: skip
+    event = AuditEvent.objects.get(action="evidence.export")
+    assert (event.actor_id, event.object_type, event.object_id) == (supervisor.pk, "cases.case", str(case.pk))
+    assert event.details == {"items": [first.pk, second.pk], "reason": reason.strip()}
