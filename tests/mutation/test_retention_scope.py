@@ -30,6 +30,7 @@ from cases.models import (
     IntakeReport,
     LegalHold,
     Referral,
+    Victim,
 )
 from cases.retention import CLOSED_CASES, DELETION_REQUEST, INTAKE_REPORTS, case_purge, reports_purge, retention_run
 from core.models import AuditEvent
@@ -65,9 +66,14 @@ def test_a_case_purge_deletes_and_counts_only_that_case(caseworker, supervisor) 
     assert events >= 4 and consents == 2 and referrals == 1 and holds == 1
     kept_before = _rows(kept)
     kept_request = DeletionRequest.objects.get(case=kept)
+    # An earlier request of the purged case that a supervisor refused stays refused.
+    refused = DeletionRequest.objects.create(
+        case=purged, case_reference=purged.reference, centre_id=purged.centre_id, status=DeletionStatus.REFUSED
+    )
+    request = DeletionRequest.objects.get(case=purged, status=DeletionStatus.PENDING)
     start = AuditEvent.objects.order_by("-id").values_list("id", flat=True).first()
 
-    counts = case_purge(case_id=purged.pk, policy=DELETION_REQUEST, acting_user=supervisor)
+    counts = case_purge(case_id=purged.pk, policy=DELETION_REQUEST, acting_user=supervisor, request=request)
 
     assert counts is not None
     assert (counts["timeline_events"], counts["consent_records"], counts["referrals"]) == (events, consents, referrals)
@@ -78,11 +84,15 @@ def test_a_case_purge_deletes_and_counts_only_that_case(caseworker, supervisor) 
     kept_request.refresh_from_db()
     assert (kept_request.status, kept_request.completed_at) == (DeletionStatus.PENDING, None)
     # The purged case's own request is done, with the time it was done.
-    done = DeletionRequest.objects.get(case_reference=purged.reference)
+    done = DeletionRequest.objects.get(pk=request.pk)
     assert done.status == DeletionStatus.DONE and done.case_id is None
+    refused.refresh_from_db()
+    assert (refused.status, refused.completed_at) == (DeletionStatus.REFUSED, None)
     assert done.completed_at is not None and abs(done.completed_at - timezone.now()) < timedelta(minutes=1)
     event = AuditEvent.objects.get(id__gt=start, action="retention.purged")
-    assert event.actor_id == supervisor.pk and event.object_id == str(purged.pk)
+    assert (event.actor_id, event.object_type, event.object_id) == (supervisor.pk, "cases.case", str(purged.pk))
+    assert event.centre_id == purged.centre_id  # the centre's own auditors see what went
+    assert event.details["request"] == request.pk
     assert {k: event.details[k] for k in ("timeline_events", "consent_records", "referrals", "policy")} == {
         "timeline_events": events, "consent_records": consents, "referrals": referrals, "policy": DELETION_REQUEST,
     }  # fmt: skip
@@ -99,8 +109,13 @@ def test_the_retention_run_adds_up_the_counts_of_every_case_it_purged(caseworker
     Case.objects.filter(pk__in=[c.pk for c in cases]).update(
         closed_at=timezone.now() - timedelta(days=settings.RETENTION_CLOSED_CASE_DAYS + 1)
     )
+    start = AuditEvent.objects.order_by("-id").values_list("id", flat=True).first()
     outcome = {o.policy: o for o in retention_run(apply=True)}[CLOSED_CASES]
     assert outcome.purged == 2
+    run = AuditEvent.objects.get(id__gt=start, action="retention.run").details[CLOSED_CASES]
+    assert {k: run[k] for k in ("days", "due", "held", "purged")} == {
+        "days": settings.RETENTION_CLOSED_CASE_DAYS, "due": 2, "held": 0, "purged": 2,
+    }  # fmt: skip
     assert outcome.details["timeline_events"] == sum(e[0] for e in expected)
     assert outcome.details["consent_records"] == sum(e[1] for e in expected) == 4
     assert outcome.details["referrals"] == 2 and outcome.details["victims"] == 2
@@ -137,3 +152,14 @@ def test_a_report_deleted_at_the_reporters_request_says_so(supervisor) -> None:
     event = AuditEvent.objects.get(id__gt=start, action="retention.purged")
     assert event.actor_id == supervisor.pk
     assert event.details["policy"] == DELETION_REQUEST and event.details["policy_days"] is None
+
+
+def test_a_victim_with_another_case_is_kept_until_their_last_case_goes(caseworker) -> None:
+    first, second = factories.make_case(caseworker), factories.make_case(caseworker)
+    Case.objects.filter(pk=second.pk).update(victim=first.victim)
+    other_victim = factories.make_case(caseworker).victim
+    assert case_purge(case_id=first.pk, policy=CLOSED_CASES)["victims"] == 0
+    assert Victim.objects.filter(pk=first.victim_id).exists() and Case.objects.filter(pk=second.pk).exists()
+    assert case_purge(case_id=second.pk, policy=CLOSED_CASES)["victims"] == 1
+    assert not Victim.objects.filter(pk=first.victim_id).exists()
+    assert Victim.objects.filter(pk=other_victim.pk).exists()
