@@ -148,6 +148,8 @@ TARGETS: dict[str, tuple[list[str], list[str] | None]] = {
             "tests/takedowns/test_requests.py",
             "tests/guards/test_takedown_evidence.py",
             "tests/guards/test_consent_guards.py",
+            "tests/mutation/test_approval_scope.py",
+            "tests/takedowns/test_duplicates.py",
         ],
         # Approval (consent, supervisor, duplicates), sending what was chosen, and the evidence a
         # request may link (only its own case's).

@@ -1,0 +1,145 @@
+"""Approving and sending takedowns, pinned where mutation testing (`make mutate`) found
+takedowns.services.takedown_approve and takedown_send_selected loose.
+
+Threat: "approve all drafts" of one case approves drafts of every case in the system (or requests
+already sent, again); a notice of one case carries another case's reference; an override of the
+victim's consent goes through without a fresh code, or is lost on the way; a refusal does not say
+which of the chosen ids were wrong.
+Control: takedown_send_selected approves only drafts of the case it is given, refuses a choice with
+a stranger or a sent request whole, and passes the override and the fresh code on; takedown_approve
+checks consent per case, without a fresh code unless one was entered, and writes each notice
+from its own case.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from core.errors import Conflict, PermissionDenied, ServiceError
+from takedowns import services
+from takedowns.models import Notice, TakedownRequest
+from takedowns.notices import find_reference_token
+from takedowns.urlnorm import url_key
+from tests import factories
+from tests.takedowns.conftest import consenting_case
+
+pytestmark = pytest.mark.django_db
+
+REASON = "The victim is in hospital and asked us by phone to act today."
+
+
+@pytest.fixture
+def sim_platform(db):
+    """A platform for the loopback addresses below; nothing is sent in these tests (no worker)."""
+    return services.platform_create(
+        acting_user=None, name="Loopback Host", domains=["127.0.0.1"], channel="email", email="abuse@loopback.example",
+        jurisdiction="KR",
+    )  # fmt: skip
+
+
+def _drafts(case, user, prefix: str, n: int) -> list[TakedownRequest]:
+    return [services.takedown_create(case=case, url=f"http://127.0.0.1/{prefix}/{i}", acting_user=user) for i in range(n)]
+
+
+def _statuses(case) -> list[str]:
+    return sorted(TakedownRequest.objects.filter(case=case).values_list("status", flat=True))
+
+
+def test_approve_all_takes_only_this_cases_drafts(caseworker, sim_platform) -> None:
+    case, other = consenting_case(caseworker), consenting_case(caseworker)
+    mine = _drafts(case, caseworker, "mine", 3)
+    _drafts(other, caseworker, "other", 2)
+    services.takedown_approve(requests=[mine[0]], acting_user=caseworker)
+    approved = services.takedown_send_selected(case=case, all_drafts=True, acting_user=caseworker)
+    assert sorted(r.pk for r in approved) == [mine[1].pk, mine[2].pk]  # not the one already sent
+    assert _statuses(case) == ["queued"] * 3 and _statuses(other) == ["draft", "draft"]
+    assert Notice.objects.filter(request__case=case).count() == 3  # one each, none twice
+    assert not Notice.objects.filter(request__case=other).exists()
+
+
+def test_each_refusal_of_a_choice_says_which_ids_and_why(caseworker, sim_platform) -> None:
+    case = consenting_case(caseworker)
+    mine = _drafts(case, caseworker, "c", 2)
+    with pytest.raises(ServiceError) as refused:
+        services.takedown_send_selected(case=case, ids=["12", "twelve"], acting_user=caseworker)
+    assert (refused.value.message, refused.value.field) == ("Request ids are numbers.", "ids")
+    with pytest.raises(ServiceError) as refused:
+        services.takedown_send_selected(case=case, ids=[], acting_user=caseworker)
+    assert refused.value.field == "ids"
+    assert refused.value.message == "Nothing was selected: choose the drafts to approve, or approve all drafts."
+    strangers = list(range(10**6, 10**6 + 21))
+    with pytest.raises(ServiceError) as refused:
+        services.takedown_send_selected(case=case, ids=[mine[0].pk, *strangers], acting_user=caseworker)
+    listed = ", ".join(f"#{i}" for i in strangers[:20])
+    assert refused.value.message == f"These are not takedown requests of this case: {listed}. Nothing was approved."
+    assert refused.value.field == "ids"
+    services.takedown_approve(requests=[mine[0]], acting_user=caseworker)
+    with pytest.raises(Conflict) as refused:
+        services.takedown_send_selected(case=case, ids=[mine[1].pk, mine[0].pk], acting_user=caseworker)
+    assert refused.value.message == (
+        f"Only drafts are approved; these are not drafts any more: #{mine[0].pk}. Nothing was approved."
+    )
+    with pytest.raises(ServiceError) as refused:
+        services.takedown_approve(requests=[], acting_user=caseworker)
+    assert refused.value.message == "Choose at least one request."
+    assert _statuses(case) == ["draft", "queued"]
+
+
+@pytest.mark.parametrize("all_drafts", [True, False])
+def test_a_consent_override_needs_a_fresh_code_and_is_passed_on(caseworker, supervisor, sim_platform, all_drafts) -> None:
+    """A case without the victim's consent to takedowns: only a supervisor, with a reason and a
+    fresh code, sends; choosing by ids or "all drafts" makes no difference."""
+    case = factories.make_case(caseworker)
+    drafts = _drafts(case, caseworker, "o", 2)
+    choice = {"all_drafts": True} if all_drafts else {"ids": [d.pk for d in drafts]}
+    with pytest.raises(PermissionDenied):
+        services.takedown_send_selected(case=case, acting_user=supervisor, override_reason=REASON, **choice)
+    with pytest.raises(PermissionDenied):
+        services.takedown_approve(requests=drafts, acting_user=supervisor, override_reason=REASON)
+    assert _statuses(case) == ["draft", "draft"]
+    approved = services.takedown_send_selected(
+        case=case, acting_user=supervisor, override_reason=REASON, stepped_up=True, **choice
+    )
+    assert len(approved) == 2
+    assert set(TakedownRequest.objects.filter(case=case).values_list("consent_overridden", flat=True)) == {True}
+
+
+def test_one_approval_over_two_cases_writes_each_notice_from_its_own_case(caseworker, sim_platform) -> None:
+    first, second = consenting_case(caseworker), consenting_case(caseworker)
+    a = services.takedown_create(case=first, url="http://127.0.0.1/two/a", acting_user=caseworker)
+    b = services.takedown_create(case=second, url="http://127.0.0.1/two/b", acting_user=caseworker)
+    services.takedown_approve(requests=[a, b], acting_user=caseworker)
+    for request, case in ((a, first), (b, second)):
+        body = Notice.objects.get(request=request).body
+        assert find_reference_token(body) == (case.reference, request.pk)
+
+
+def test_a_draft_made_before_address_keys_gets_its_key_at_approval(caseworker, sim_platform) -> None:
+    case = consenting_case(caseworker)
+    old = services.takedown_create(case=case, url="http://127.0.0.1/old/1?utm_source=x", acting_user=caseworker)
+    TakedownRequest.objects.filter(pk=old.pk).update(url_key="")
+    services.takedown_approve(requests=[TakedownRequest.objects.get(pk=old.pk)], acting_user=caseworker)
+    old.refresh_from_db()
+    assert old.url_key == url_key("http://127.0.0.1/old/1?utm_source=x") != ""
+    # And the key finds it: the same page filed again in another case follows it.
+    again = services.takedown_create(case=consenting_case(caseworker), url="http://127.0.0.1/old/1", acting_user=caseworker)
+    assert again.duplicate_of_id == old.pk
+
+
+def test_a_follower_approved_later_shows_its_leaders_status_and_times(caseworker, other_supervisor, sim_platform) -> None:
+    leader = services.takedown_create(case=consenting_case(caseworker), url="http://127.0.0.1/lead/9", acting_user=caseworker)
+    services.takedown_approve(requests=[leader], acting_user=caseworker)
+    # The platform has answered since (as its acknowledgement would record it).
+    answered = timezone.now() - timedelta(hours=3)
+    TakedownRequest.objects.filter(pk=leader.pk).update(status="acknowledged", acknowledged_at=answered)
+    follower = services.takedown_create(
+        case=consenting_case(other_supervisor), url="http://127.0.0.1/lead/9", acting_user=other_supervisor
+    )
+    services.takedown_approve(requests=[follower], acting_user=other_supervisor)
+    follower.refresh_from_db()
+    assert follower.duplicate_of_id == leader.pk
+    assert (follower.status, follower.acknowledged_at) == ("acknowledged", answered)
+    assert not Notice.objects.filter(request=follower).exists()
