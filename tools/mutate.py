@@ -101,7 +101,12 @@ TARGETS: dict[str, tuple[list[str], list[str] | None]] = {
         ["x_requests_visible_to_*", "x_manual_notices_visible_to_*", "x_request_get_*", "x_duplicate_labels_*"],
     ),
     "cases/retention.py": (
-        ["tests/cases/test_retention.py", "tests/cases/test_deletion_requests.py", "tests/mutation/test_retention_scope.py"],
+        [
+            "tests/cases/test_retention.py",
+            "tests/cases/test_deletion_requests.py",
+            "tests/mutation/test_retention_scope.py",
+            "tests/mutation/test_retention_policies.py",
+        ],
         None,
     ),
     "cases/intake.py": (
