@@ -117,6 +117,7 @@ TARGETS: dict[str, tuple[list[str], list[str] | None]] = {
             "tests/cases/test_intake_case_fields.py",
             "tests/cases/test_deletion_requests.py",
             "tests/security/test_anonymous_times.py",
+            "tests/mutation/test_intake_joints.py",
         ],
         # Routing (which centre a report reaches, the receipt that finds it again), what the
         # reporter is shown, and the joints between a report and a case. Not the form's cleaning
