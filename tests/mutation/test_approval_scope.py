@@ -18,7 +18,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from core.errors import Conflict, PermissionDenied, ServiceError
+from core.errors import Conflict, ConsentRequired, PermissionDenied, ServiceError
+from core.models import AuditEvent
 from takedowns import services
 from takedowns.models import Notice, TakedownRequest
 from takedowns.notices import find_reference_token
@@ -143,3 +144,54 @@ def test_a_follower_approved_later_shows_its_leaders_status_and_times(caseworker
     assert follower.duplicate_of_id == leader.pk
     assert (follower.status, follower.acknowledged_at) == ("acknowledged", answered)
     assert not Notice.objects.filter(request=follower).exists()
+
+
+def test_without_an_override_the_refusal_says_consent_is_missing(caseworker, supervisor, sim_platform) -> None:
+    case = factories.make_case(caseworker)
+    _drafts(case, caseworker, "n", 1)
+    with pytest.raises(ConsentRequired) as refused:
+        services.takedown_send_selected(case=case, all_drafts=True, acting_user=supervisor, stepped_up=True)
+    assert refused.value.message.startswith("The victim has not consented to this (")
+
+
+def test_an_approval_records_who_approved_when_and_wakes_a_worker_for_its_notices(
+    caseworker, sim_platform, monkeypatch, django_capture_on_commit_callbacks
+) -> None:
+    woken: list[list[int]] = []
+    monkeypatch.setattr(services, "wake_notices", lambda ids: woken.append(sorted(ids)))
+    case = consenting_case(caseworker)
+    drafts = _drafts(case, caseworker, "w", 2)
+    start = timezone.now()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.takedown_approve(requests=drafts, acting_user=caseworker)
+    rows = TakedownRequest.objects.filter(case=case)
+    assert {(r.approved_by_id, r.approved_at >= start) for r in rows} == {(caseworker.pk, True)}
+    assert woken == [sorted(Notice.objects.filter(request__case=case).values_list("pk", flat=True))]
+    event = AuditEvent.objects.get(action="takedown.approve")
+    assert (event.actor_id, event.object_type, event.object_id) == (caseworker.pk, "cases.case", str(case.pk))
+    assert sorted(event.details.pop("requests")) == sorted(d.pk for d in drafts)
+    assert event.details == {"count": 2, "following": 0}
+
+
+def test_an_address_without_a_platform_stops_the_whole_approval(caseworker, sim_platform) -> None:
+    case = consenting_case(caseworker)
+    known = _drafts(case, caseworker, "p", 1)
+    unknown = [services.takedown_create(case=case, url=f"https://nowhere{i}.example/x", acting_user=caseworker) for i in range(2)]
+    with pytest.raises(ServiceError) as refused:
+        services.takedown_approve(requests=known + unknown, acting_user=caseworker)
+    assert refused.value.message == "2 addresses have no platform yet; choose or create their platform first."
+    assert _statuses(case) == ["draft"] * 3 and not Notice.objects.exists()
+
+
+def test_the_same_page_from_two_cases_in_one_approval_is_sent_once(caseworker, sim_platform) -> None:
+    first, second = consenting_case(caseworker), consenting_case(caseworker)
+    a = services.takedown_create(case=first, url="http://127.0.0.1/same/1", acting_user=caseworker)
+    b = services.takedown_create(case=second, url="http://127.0.0.1/same/1?utm_medium=x", acting_user=caseworker)
+    TakedownRequest.objects.filter(pk=b.pk).update(duplicate_of=None)  # both drafts, neither leading yet
+    services.takedown_approve(requests=[a, b], acting_user=caseworker)
+    [sent] = Notice.objects.values_list("request_id", flat=True)  # one notice for the page
+    leader, follower = (a, b) if sent == a.pk else (b, a)
+    leader.refresh_from_db()
+    follower.refresh_from_db()
+    assert (leader.status, leader.duplicate_of_id) == ("queued", None)
+    assert (follower.status, follower.duplicate_of_id) == ("queued", leader.pk)
