@@ -43,3 +43,27 @@ def test_a_deleted_reports_receipt_is_looked_up_only_at_a_receipts_length(length
     # Typed the way a person might: lower case, in groups.
     typed = "-".join(text[i : i + 4] for i in range(0, len(text), 4)).lower()
     assert (intake.intake_find_deleted(typed) is not None) is found
+
+
+def test_reading_one_thread_marks_only_that_thread_read_for_that_person(caseworker, supervisor) -> None:
+    from django.contrib.auth.models import AnonymousUser
+
+    from cases.models import IntakeReadMark
+
+    reports = [intake.intake_submit(intake.IntakeInput(description=f"r{i}", urls=("https://x.example/1",)))[0] for i in range(2)]
+    for report in reports:
+        intake.intake_reply(report=report, text="Is anyone there?")
+    marks = {
+        (user.pk, report.pk): IntakeReadMark.objects.create(report=report, user=user, last_read_id=0)
+        for user in (caseworker, supervisor)
+        for report in reports
+    }
+    intake.intake_mark_read(report=reports[0], user=caseworker)
+    intake.intake_mark_read(report=reports[0], user=AnonymousUser())  # nobody: nothing to remember
+    newest = reports[0].messages.order_by("-id").first().pk
+    read = {key: IntakeReadMark.objects.get(pk=mark.pk).last_read_id for key, mark in marks.items()}
+    assert read == {
+        (caseworker.pk, reports[0].pk): newest, (caseworker.pk, reports[1].pk): 0,
+        (supervisor.pk, reports[0].pk): 0, (supervisor.pk, reports[1].pk): 0,
+    }  # fmt: skip
+    assert IntakeReadMark.objects.count() == 4
