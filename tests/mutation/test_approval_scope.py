@@ -195,3 +195,37 @@ def test_the_same_page_from_two_cases_in_one_approval_is_sent_once(caseworker, s
     follower.refresh_from_db()
     assert (leader.status, leader.duplicate_of_id) == ("queued", None)
     assert (follower.status, follower.duplicate_of_id) == ("queued", leader.pk)
+
+
+def test_a_follower_of_a_removed_page_leaves_its_case_in_monitoring(caseworker, other_supervisor, sim_platform) -> None:
+    """Approving a request for a page another case already had removed finishes it at once; with
+    nothing else to chase, its case goes to monitoring as after any removal."""
+    leader = services.takedown_create(case=consenting_case(caseworker), url="http://127.0.0.1/gone/1", acting_user=caseworker)
+    services.takedown_approve(requests=[leader], acting_user=caseworker)
+    TakedownRequest.objects.filter(pk=leader.pk).update(status="removed", removed_at=timezone.now())
+    theirs = consenting_case(other_supervisor)
+    busy = consenting_case(other_supervisor)
+    follower = services.takedown_create(case=theirs, url="http://127.0.0.1/gone/1", acting_user=other_supervisor)
+    pending = services.takedown_create(case=busy, url="http://127.0.0.1/gone/1#again", acting_user=other_supervisor)
+    services.takedown_create(case=busy, url="http://127.0.0.1/still/up", acting_user=other_supervisor)
+    services.takedown_approve(requests=[follower, pending], acting_user=other_supervisor)
+    theirs.refresh_from_db()
+    busy.refresh_from_db()
+    assert theirs.status == "monitoring"
+    assert busy.status != "monitoring"  # another of its requests is still to do
+
+
+@pytest.mark.django_db(transaction=True)
+def test_linking_evidence_of_another_case_is_refused_by_name_in_the_api(caseworker, sim_platform, api_for, tmp_path) -> None:
+    from tests.evidence.helpers import add_image
+
+    case, other = consenting_case(caseworker), consenting_case(caseworker)
+    foreign = add_image(other, caseworker, tmp_path, seed=71)
+    answer = api_for(caseworker).post(
+        "/api/v1/takedowns/", {"case": case.pk, "url": "http://127.0.0.1/ev/1", "evidence": [foreign.pk]}, format="json"
+    )
+    assert answer.status_code == 400
+    assert answer.json() == {
+        "detail": "Evidence must belong to the same case.", "errors": {"evidence": ["Evidence must belong to the same case."]},
+    }  # fmt: skip
+    assert not TakedownRequest.objects.filter(case=case).exists()
