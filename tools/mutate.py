@@ -167,6 +167,7 @@ TARGETS: dict[str, tuple[list[str], list[str] | None]] = {
             "tests/guards/test_download_grant.py",
             "tests/evidence/test_locker.py",
             "tests/security/test_step_up.py",
+            "tests/mutation/test_evidence_verify.py",
         ],
         # Grants, downloads, exports and the reasoned access they share (not upload and processing).
         [
