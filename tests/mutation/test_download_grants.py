@@ -12,6 +12,7 @@ fresh code, a reason of five characters or more, recorded in custody and audit).
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -172,3 +173,18 @@ def test_an_export_records_who_why_and_each_item_and_the_package_says_the_same(c
     event = AuditEvent.objects.get(action="evidence.export")
     assert (event.actor_id, event.object_type, event.object_id) == (supervisor.pk, "cases.case", str(case.pk))
     assert event.details == {"items": [first.pk, second.pk], "reason": reason.strip()}
+
+
+def test_an_export_reason_of_five_characters_is_enough(caseworker, supervisor, monkeypatch):
+    """The same bar as a download's reason: five characters after trimming ("Court" is enough)."""
+    import evidence.export
+
+    case = factories.make_case(caseworker)
+    item = _item(case, caseworker)
+    built: list[str] = []
+    monkeypatch.setattr(evidence.export, "build_package", lambda **kw: built.append(kw["reason"]) or Path("/nonexistent"))
+    services.evidence_export(case=case, items=[item], acting_user=supervisor, reason="  Court ", recently_verified=True)
+    assert built == ["Court"]
+    with pytest.raises(ServiceError):
+        services.evidence_export(case=case, items=[item], acting_user=supervisor, reason=" Cour ", recently_verified=True)
+    assert built == ["Court"]

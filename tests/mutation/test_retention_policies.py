@@ -22,6 +22,7 @@ from cases import deletion, intake, retention
 from cases import services as case_services
 from cases.models import Case, DeletionRequest, DeletionStatus, IntakeReport
 from cases.retention import CLOSED_CASES, DELETION_REQUESTS, INTAKE_REPORTS, policy_errors, retention_run
+from core.models import AuditEvent
 from tests import factories
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -91,6 +92,8 @@ def test_public_reports_without_a_case_go_after_the_intake_retention_days(casewo
     assert IntakeReport.objects.count() == 3
     run = _outcome(INTAKE_REPORTS)
     assert (run.days, run.due, run.purged) == (days, 1, 1)
+    purge = AuditEvent.objects.filter(action="retention.purged").latest("id")
+    assert purge.details == {"kind": "intake_report", "count": 1, "policy": INTAKE_REPORTS, "policy_days": days}
     assert set(IntakeReport.objects.values_list("pk", flat=True)) == {recent.pk, in_a_case.pk}
 
     settings.INTAKE_RETENTION_DAYS = 0  # keep for ever
@@ -129,3 +132,71 @@ def test_approved_deletion_requests_wait_only_for_their_own_cases_hold(caseworke
 def test_each_policy_setting_is_checked_at_its_edges(settings, setting, value, error) -> None:
     setattr(settings, setting, value)
     assert policy_errors() == ([error] if error else [])
+
+
+def test_a_small_batch_purges_the_longest_closed_first(caseworker, settings) -> None:
+    days = settings.RETENTION_CLOSED_CASE_DAYS
+    newer = _closed(caseworker, days + 2)  # made first, so the lower id
+    _closed(caseworker, days + 50)  # made second, closed long before: it goes first
+    settings.RETENTION_BATCH_CASES = 1
+    run = _outcome(CLOSED_CASES)
+    assert (run.due, run.purged) == (2, 1)
+    assert list(Case.objects.values_list("pk", flat=True)) == [newer.pk]
+
+
+def test_every_hold_set_while_the_run_works_is_counted(caseworker, supervisor, settings, monkeypatch) -> None:
+    days = settings.RETENTION_CLOSED_CASE_DAYS
+    cases = [_closed(caseworker, days + 10 - i) for i in range(3)]
+    real = retention.case_purge
+
+    def hold_two(*, case_id: int, **kwargs):
+        if case_id in (cases[0].pk, cases[1].pk):
+            deletion.legal_hold_set(case=Case.objects.get(pk=case_id), reason=HOLD, acting_user=supervisor)
+        return real(case_id=case_id, **kwargs)
+
+    monkeypatch.setattr(retention, "case_purge", hold_two)
+    run = _outcome(CLOSED_CASES)
+    assert (run.due, run.held, run.purged) == (3, 2, 1)
+
+
+def test_tombstones_and_finished_requests_go_after_their_days(caseworker, settings) -> None:
+    from cases.models import DeletionTombstone
+
+    days = settings.RETENTION_TOMBSTONE_DAYS
+    today = timezone.localdate()
+    old_stone = DeletionTombstone.objects.create(
+        receipt_lookup="a" * 64, deleted_on=today - timedelta(days=days + 1), reason="request"
+    )
+    new_stone = DeletionTombstone.objects.create(
+        receipt_lookup="b" * 64, deleted_on=today - timedelta(days=days - 1), reason="request"
+    )
+    long_ago = timezone.now() - timedelta(days=days + 1)
+    case = factories.make_case(caseworker)
+    report, _receipt = intake.intake_submit(intake.IntakeInput(description="r", urls=("https://x.example/1",)))
+
+    def request(**fields) -> DeletionRequest:
+        row = DeletionRequest.objects.create(case_reference="KR-OLD", **fields)
+        DeletionRequest.objects.filter(pk=row.pk).update(requested_at=fields.pop("at", long_ago))
+        return row
+
+    done = request(status=DeletionStatus.DONE)
+    refused = request(status=DeletionStatus.REFUSED)
+    pending = request(status=DeletionStatus.PENDING)
+    of_a_case = request(status=DeletionStatus.REFUSED, case=case)
+    of_a_report = request(status=DeletionStatus.DONE, report=report)
+    recent = DeletionRequest.objects.create(case_reference="KR-NEW", status=DeletionStatus.DONE)
+
+    dry = _outcome(retention.TOMBSTONES, apply=False)
+    assert (dry.days, dry.due, dry.purged) == (days, 3, 0)
+    run = _outcome(retention.TOMBSTONES)
+    assert (run.days, run.due, run.purged) == (days, 3, 3)
+    assert list(DeletionTombstone.objects.values_list("pk", flat=True)) == [new_stone.pk]
+    kept = set(DeletionRequest.objects.values_list("pk", flat=True))
+    assert kept == {pending.pk, of_a_case.pk, of_a_report.pk, recent.pk}
+    assert not {done.pk, refused.pk} & kept
+    assert not DeletionTombstone.objects.filter(pk=old_stone.pk).exists()
+
+    settings.RETENTION_TOMBSTONE_DAYS = 0  # keep for ever
+    DeletionTombstone.objects.filter(pk=new_stone.pk).update(deleted_on=today - timedelta(days=900))
+    forever = _outcome(retention.TOMBSTONES)
+    assert (forever.days, forever.due, forever.purged) == (0, 0, 0)
