@@ -74,6 +74,7 @@ TARGETS: dict[str, tuple[list[str], list[str] | None]] = {
             "tests/core/test_audit_signer.py",
             "tests/mutation/test_audit_chain.py",
             "tests/mutation/test_audit_purge.py",
+            "tests/mutation/test_audit_reports.py",
         ],
         None,
     ),
