@@ -223,6 +223,9 @@ def api_token_issue(
     if days < 1:
         raise ServiceError(_("A token lasts at least one day."), field="expires_days")
     key = secrets.token_urlsafe(32)
+    while not key[0].isalnum():
+        # A key (and so its prefix) starting with "-" reads as an option to revoke_api_token.
+        key = secrets.token_urlsafe(32)
     expires_at = timezone.now() + timedelta(days=days)
     token = ApiToken.objects.create(
         user=user,
