@@ -93,12 +93,26 @@ __all__ = ["HttpRequest"]
 def rewrite_audit_event(event_id: int, *, actor_username: str = "someone-else") -> None:
     """What an attacker with the database owner's rights could do: lift the append-only trigger,
     change an audit event, put the trigger back. The chain check must find it."""
+    set_audit_column(event_id, "actor_username", actor_username)
+
+
+def set_audit_column(event_id: int, column: str, value: str) -> None:
+    """Sets one column of one audit event as the database owner (the append-only trigger lifted
+    for the statement); `column` is a fixed name from the test, never input."""
     from django.db import connection
 
     with connection.cursor() as cursor:
         cursor.execute("ALTER TABLE core_auditevent DISABLE TRIGGER core_auditevent_no_update_delete")
-        cursor.execute("UPDATE core_auditevent SET actor_username = %s WHERE id = %s", [actor_username, event_id])
+        cursor.execute(f"UPDATE core_auditevent SET {column} = %s WHERE id = %s", [value, event_id])
         cursor.execute("ALTER TABLE core_auditevent ENABLE TRIGGER core_auditevent_no_update_delete")
+
+
+def make_report(description: str = "It was posted.", urls: tuple[str, ...] = ("https://x.example/1",)) -> Any:
+    """A public report as the form files it (cases.intake.intake_submit), without its receipt."""
+    from cases import intake
+
+    report, _receipt = intake.intake_submit(intake.IntakeInput(description=description, urls=urls))
+    return report
 
 
 # The least environment with which config.settings.production starts (the tests of production

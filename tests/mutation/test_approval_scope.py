@@ -33,7 +33,7 @@ REASON = "The victim is in hospital and asked us by phone to act today."
 
 
 @pytest.fixture
-def sim_platform(db):
+def loopback_platform(db):
     """A platform for the loopback addresses below; nothing is sent in these tests (no worker)."""
     return services.platform_create(
         acting_user=None, name="Loopback Host", domains=["127.0.0.1"], channel="email", email="abuse@loopback.example",
@@ -49,7 +49,7 @@ def _statuses(case) -> list[str]:
     return sorted(TakedownRequest.objects.filter(case=case).values_list("status", flat=True))
 
 
-def test_approve_all_takes_only_this_cases_drafts(caseworker, sim_platform) -> None:
+def test_approve_all_takes_only_this_cases_drafts(caseworker, loopback_platform) -> None:
     case, other = consenting_case(caseworker), consenting_case(caseworker)
     mine = _drafts(case, caseworker, "mine", 3)
     _drafts(other, caseworker, "other", 2)
@@ -61,7 +61,7 @@ def test_approve_all_takes_only_this_cases_drafts(caseworker, sim_platform) -> N
     assert not Notice.objects.filter(request__case=other).exists()
 
 
-def test_each_refusal_of_a_choice_says_which_ids_and_why(caseworker, sim_platform) -> None:
+def test_each_refusal_of_a_choice_says_which_ids_and_why(caseworker, loopback_platform) -> None:
     case = consenting_case(caseworker)
     mine = _drafts(case, caseworker, "c", 2)
     with pytest.raises(ServiceError) as refused:
@@ -90,7 +90,7 @@ def test_each_refusal_of_a_choice_says_which_ids_and_why(caseworker, sim_platfor
 
 
 @pytest.mark.parametrize("all_drafts", [True, False])
-def test_a_consent_override_needs_a_fresh_code_and_is_passed_on(caseworker, supervisor, sim_platform, all_drafts) -> None:
+def test_a_consent_override_needs_a_fresh_code_and_is_passed_on(caseworker, supervisor, loopback_platform, all_drafts) -> None:
     """A case without the victim's consent to takedowns: only a supervisor, with a reason and a
     fresh code, sends; choosing by ids or "all drafts" makes no difference."""
     case = factories.make_case(caseworker)
@@ -108,7 +108,7 @@ def test_a_consent_override_needs_a_fresh_code_and_is_passed_on(caseworker, supe
     assert set(TakedownRequest.objects.filter(case=case).values_list("consent_overridden", flat=True)) == {True}
 
 
-def test_one_approval_over_two_cases_writes_each_notice_from_its_own_case(caseworker, sim_platform) -> None:
+def test_one_approval_over_two_cases_writes_each_notice_from_its_own_case(caseworker, loopback_platform) -> None:
     first, second = consenting_case(caseworker), consenting_case(caseworker)
     a = services.takedown_create(case=first, url="http://127.0.0.1/two/a", acting_user=caseworker)
     b = services.takedown_create(case=second, url="http://127.0.0.1/two/b", acting_user=caseworker)
@@ -118,7 +118,7 @@ def test_one_approval_over_two_cases_writes_each_notice_from_its_own_case(casewo
         assert find_reference_token(body) == (case.reference, request.pk)
 
 
-def test_a_draft_made_before_address_keys_gets_its_key_at_approval(caseworker, sim_platform) -> None:
+def test_a_draft_made_before_address_keys_gets_its_key_at_approval(caseworker, loopback_platform) -> None:
     case = consenting_case(caseworker)
     old = services.takedown_create(case=case, url="http://127.0.0.1/old/1?utm_source=x", acting_user=caseworker)
     TakedownRequest.objects.filter(pk=old.pk).update(url_key="")
@@ -130,7 +130,7 @@ def test_a_draft_made_before_address_keys_gets_its_key_at_approval(caseworker, s
     assert again.duplicate_of_id == old.pk
 
 
-def test_a_follower_approved_later_shows_its_leaders_status_and_times(caseworker, other_supervisor, sim_platform) -> None:
+def test_a_follower_approved_later_shows_its_leaders_status_and_times(caseworker, other_supervisor, loopback_platform) -> None:
     leader = services.takedown_create(case=consenting_case(caseworker), url="http://127.0.0.1/lead/9", acting_user=caseworker)
     services.takedown_approve(requests=[leader], acting_user=caseworker)
     # The platform has answered since (as its acknowledgement would record it).
@@ -146,7 +146,7 @@ def test_a_follower_approved_later_shows_its_leaders_status_and_times(caseworker
     assert not Notice.objects.filter(request=follower).exists()
 
 
-def test_without_an_override_the_refusal_says_consent_is_missing(caseworker, supervisor, sim_platform) -> None:
+def test_without_an_override_the_refusal_says_consent_is_missing(caseworker, supervisor, loopback_platform) -> None:
     case = factories.make_case(caseworker)
     _drafts(case, caseworker, "n", 1)
     with pytest.raises(ConsentRequired) as refused:
@@ -155,7 +155,7 @@ def test_without_an_override_the_refusal_says_consent_is_missing(caseworker, sup
 
 
 def test_an_approval_records_who_approved_when_and_wakes_a_worker_for_its_notices(
-    caseworker, sim_platform, monkeypatch, django_capture_on_commit_callbacks
+    caseworker, loopback_platform, monkeypatch, django_capture_on_commit_callbacks
 ) -> None:
     woken: list[list[int]] = []
     monkeypatch.setattr(services, "wake_notices", lambda ids: woken.append(sorted(ids)))
@@ -173,7 +173,7 @@ def test_an_approval_records_who_approved_when_and_wakes_a_worker_for_its_notice
     assert event.details == {"count": 2, "following": 0}
 
 
-def test_an_address_without_a_platform_stops_the_whole_approval(caseworker, sim_platform) -> None:
+def test_an_address_without_a_platform_stops_the_whole_approval(caseworker, loopback_platform) -> None:
     case = consenting_case(caseworker)
     known = _drafts(case, caseworker, "p", 1)
     unknown = [services.takedown_create(case=case, url=f"https://nowhere{i}.example/x", acting_user=caseworker) for i in range(2)]
@@ -183,7 +183,7 @@ def test_an_address_without_a_platform_stops_the_whole_approval(caseworker, sim_
     assert _statuses(case) == ["draft"] * 3 and not Notice.objects.exists()
 
 
-def test_the_same_page_from_two_cases_in_one_approval_is_sent_once(caseworker, sim_platform) -> None:
+def test_the_same_page_from_two_cases_in_one_approval_is_sent_once(caseworker, loopback_platform) -> None:
     first, second = consenting_case(caseworker), consenting_case(caseworker)
     a = services.takedown_create(case=first, url="http://127.0.0.1/same/1", acting_user=caseworker)
     b = services.takedown_create(case=second, url="http://127.0.0.1/same/1?utm_medium=x", acting_user=caseworker)
@@ -197,7 +197,7 @@ def test_the_same_page_from_two_cases_in_one_approval_is_sent_once(caseworker, s
     assert (follower.status, follower.duplicate_of_id) == ("queued", leader.pk)
 
 
-def test_a_follower_of_a_removed_page_leaves_its_case_in_monitoring(caseworker, other_supervisor, sim_platform) -> None:
+def test_a_follower_of_a_removed_page_leaves_its_case_in_monitoring(caseworker, other_supervisor, loopback_platform) -> None:
     """Approving a request for a page another case already had removed finishes it at once; with
     nothing else to chase, its case goes to monitoring as after any removal."""
     leader = services.takedown_create(case=consenting_case(caseworker), url="http://127.0.0.1/gone/1", acting_user=caseworker)
@@ -216,7 +216,7 @@ def test_a_follower_of_a_removed_page_leaves_its_case_in_monitoring(caseworker, 
 
 
 @pytest.mark.django_db(transaction=True)
-def test_linking_evidence_of_another_case_is_refused_by_name_in_the_api(caseworker, sim_platform, api_for, tmp_path) -> None:
+def test_linking_evidence_of_another_case_is_refused_by_name_in_the_api(caseworker, loopback_platform, api_for, tmp_path) -> None:
     from tests.evidence.helpers import add_image
 
     case, other = consenting_case(caseworker), consenting_case(caseworker)

@@ -19,7 +19,7 @@ from django.conf import settings as django_settings
 from django.db import transaction
 
 from core import audit, audit_signing, dbguard
-from core.models import AuditEvent
+from core.models import AuditCheckpoint, AuditEvent
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -42,6 +42,36 @@ def _purge(*, before: datetime, stop_before_id: int | None = None) -> int:
     with transaction.atomic():
         dbguard.allow_purge()
         return audit.purge_events(before=before, policy_days=django_settings.RETENTION_AUDIT_DAYS, stop_before_id=stop_before_id)
+
+
+def _purged_past_retention(monkeypatch, n: int) -> tuple[list[AuditEvent], AuditCheckpoint]:
+    """n events older than the retention period, a signed checkpoint of their head, and the purge
+    that deletes all n up to it."""
+    old = _old_events(monkeypatch, n, django_settings.RETENTION_AUDIT_DAYS + 30)
+    anchor = audit_signing.checkpoint()
+    assert anchor is not None and anchor.head_id == old[-1].id
+    assert _purge(before=datetime.now(UTC) - timedelta(days=django_settings.RETENTION_AUDIT_DAYS)) == n
+    return old, anchor
+
+
+def _rechain_as_owner(prev_hash: str, *, rewrite_id: int | None = None) -> None:
+    """What the owner of the tables can do after a purge: lift the triggers and recompute every
+    kept event's link and hash from `prev_hash` (changing event `rewrite_id`'s details on the way)."""
+    from django.db import connection
+
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE core_auditevent DISABLE TRIGGER USER")
+        prev = prev_hash
+        for event in AuditEvent.objects.order_by("id"):
+            if event.id == rewrite_id:
+                event.details = {"n": "rewritten"}
+            event.prev_hash = prev
+            prev = audit.compute_hash(event)
+            cursor.execute(
+                "UPDATE core_auditevent SET details = %s, prev_hash = %s, hash = %s WHERE id = %s",
+                [json.dumps(event.details), event.prev_hash, prev, event.id],
+            )
+        cursor.execute("ALTER TABLE core_auditevent ENABLE TRIGGER USER")
 
 
 def test_purge_refuses_outside_a_transaction():
@@ -91,12 +121,7 @@ def test_the_purge_stops_at_the_checkpoint_below_a_held_event(audit_signer, monk
 
 
 def test_a_purge_of_everything_due_is_not_held_back(audit_signer, monkeypatch):
-    days = django_settings.RETENTION_AUDIT_DAYS + 30
-    old = _old_events(monkeypatch, 4, days)
-    anchor = audit_signing.checkpoint()
-    assert anchor is not None and anchor.head_id == old[-1].id
-    before = datetime.now(UTC) - timedelta(days=django_settings.RETENTION_AUDIT_DAYS)
-    assert _purge(before=before) == 4
+    _old, anchor = _purged_past_retention(monkeypatch, 4)
     event = AuditEvent.objects.filter(action=audit.PURGE_ACTION).latest("id")
     assert event.details["held_back"] is False and event.details["count"] == 4
     assert event.prev_hash == anchor.head_hash
@@ -129,26 +154,10 @@ def test_an_anchor_younger_than_the_policy_is_refused_even_when_older_than_the_m
 
 
 def test_a_kept_chain_relinked_to_a_made_up_anchor_is_refused(audit_signer, monkeypatch):
-    days = django_settings.RETENTION_AUDIT_DAYS + 30
-    _old_events(monkeypatch, 4, days)
-    anchor = audit_signing.checkpoint()
-    assert anchor is not None
-    before = datetime.now(UTC) - timedelta(days=django_settings.RETENTION_AUDIT_DAYS)
-    assert _purge(before=before) == 4
+    _purged_past_retention(monkeypatch, 4)
     assert audit.verify_chain().ok
     # The owner relinks what is kept to another anchor and recomputes every hash after it.
-    from django.db import connection
-
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("ALTER TABLE core_auditevent DISABLE TRIGGER USER")
-        prev = "f" * 64
-        for event in AuditEvent.objects.order_by("id"):
-            event.prev_hash = prev
-            prev = audit.compute_hash(event)
-            cursor.execute(
-                "UPDATE core_auditevent SET prev_hash = %s, hash = %s WHERE id = %s", [event.prev_hash, prev, event.id]
-            )
-        cursor.execute("ALTER TABLE core_auditevent ENABLE TRIGGER USER")
+    _rechain_as_owner("f" * 64)
     report = audit.verify_chain()
     first_kept = AuditEvent.objects.order_by("id").first()
     assert report == audit.ChainReport(
@@ -208,30 +217,11 @@ def test_cutting_off_the_newest_events_names_the_missing_checkpoint(audit_signer
 
 
 def test_after_a_purge_later_checkpoints_are_still_compared(audit_signer, monkeypatch):
-    days = django_settings.RETENTION_AUDIT_DAYS + 30
-    _old_events(monkeypatch, 3, days)
-    anchor = audit_signing.checkpoint()
-    assert anchor is not None
-    before = datetime.now(UTC) - timedelta(days=django_settings.RETENTION_AUDIT_DAYS)
-    assert _purge(before=before) == 3
+    _old, anchor = _purged_past_retention(monkeypatch, 3)
     later = [audit.record_now("test.later", details={"n": i}) for i in range(3)]
     audit_signing.checkpoint()
     # The owner alters an event after the anchor and recomputes every hash from there.
-    from django.db import connection
-
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("ALTER TABLE core_auditevent DISABLE TRIGGER USER")
-        prev = AuditEvent.objects.order_by("id").first().prev_hash
-        for event in AuditEvent.objects.order_by("id"):
-            if event.id == later[1].id:
-                event.details = {"n": "rewritten"}
-            event.prev_hash = prev
-            prev = audit.compute_hash(event)
-            cursor.execute(
-                "UPDATE core_auditevent SET details = %s, prev_hash = %s, hash = %s WHERE id = %s",
-                [json.dumps(event.details), event.prev_hash, prev, event.id],
-            )
-        cursor.execute("ALTER TABLE core_auditevent ENABLE TRIGGER USER")
+    _rechain_as_owner(AuditEvent.objects.order_by("id").first().prev_hash, rewrite_id=later[1].id)
     report = audit.verify_chain()
     assert not report.ok and "the log was rewritten" in report.reason
     assert (report.starts_after, report.signed) == (anchor.head_id, 2)

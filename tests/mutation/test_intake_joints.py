@@ -24,7 +24,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_a_report_joins_one_case_only_and_the_audit_says_who_linked_it(caseworker) -> None:
-    report, _receipt = intake.intake_submit(intake.IntakeInput(description="posted", urls=("https://x.example/1",)))
+    report = factories.make_report("posted")
     first, second = factories.make_case(caseworker), factories.make_case(caseworker)
     intake.intake_attach_to_case(report=report, case=first, acting_user=caseworker)
     event = AuditEvent.objects.get(action="intake.attached")
@@ -50,7 +50,7 @@ def test_reading_one_thread_marks_only_that_thread_read_for_that_person(casework
 
     from cases.models import IntakeReadMark
 
-    reports = [intake.intake_submit(intake.IntakeInput(description=f"r{i}", urls=("https://x.example/1",)))[0] for i in range(2)]
+    reports = [factories.make_report(f"r{i}") for i in range(2)]
     for report in reports:
         intake.intake_reply(report=report, text="Is anyone there?")
     marks = {

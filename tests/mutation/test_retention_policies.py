@@ -49,7 +49,7 @@ def test_closed_cases_go_by_closing_date_status_and_hold(caseworker, supervisor,
     case_services.case_set_status(case=reopened, status="open", acting_user=caseworker)
     Case.objects.filter(pk=reopened.pk).update(closed_at=timezone.now() - timedelta(days=days + 5))
     deletion.legal_hold_set(case=held, reason=HOLD, acting_user=supervisor)
-    report, _receipt = intake.intake_submit(intake.IntakeInput(description="posted", urls=("https://x.example/1",)))
+    report = factories.make_report("posted")
     intake.intake_attach_to_case(report=report, case=due, acting_user=caseworker)
 
     dry = _outcome(CLOSED_CASES, apply=False)
@@ -80,7 +80,7 @@ def test_a_hold_set_while_the_run_works_is_counted_and_the_run_goes_on(caseworke
 
 def test_public_reports_without_a_case_go_after_the_intake_retention_days(caseworker, settings) -> None:
     days = settings.INTAKE_RETENTION_DAYS
-    reports = [intake.intake_submit(intake.IntakeInput(description=f"r{i}", urls=("https://x.example/1",)))[0] for i in range(3)]
+    reports = [factories.make_report(f"r{i}") for i in range(3)]
     old, recent, in_a_case = reports
     intake.intake_open_case(report=in_a_case, acting_user=caseworker, pseudonym="Wren", category="deepfake")
     today = timezone.localdate()
@@ -172,7 +172,7 @@ def test_tombstones_and_finished_requests_go_after_their_days(caseworker, settin
     )
     long_ago = timezone.now() - timedelta(days=days + 1)
     case = factories.make_case(caseworker)
-    report, _receipt = intake.intake_submit(intake.IntakeInput(description="r", urls=("https://x.example/1",)))
+    report = factories.make_report("r")
 
     def request(**fields) -> DeletionRequest:
         row = DeletionRequest.objects.create(case_reference="KR-OLD", **fields)

@@ -121,14 +121,9 @@ def test_the_retention_run_adds_up_the_counts_of_every_case_it_purged(caseworker
     assert outcome.details["referrals"] == 2 and outcome.details["victims"] == 2
 
 
-def _report(text: str) -> IntakeReport:
-    report, _receipt = intake.intake_submit(intake.IntakeInput(description=text, urls=("https://x.example/1",)))
-    return report
-
-
 def test_a_report_purge_deletes_only_the_reports_asked_for_that_have_no_case(caseworker, settings) -> None:
-    asked, other = _report("first report"), _report("second report")
-    in_a_case = _report("third report")
+    asked, other = factories.make_report("first report"), factories.make_report("second report")
+    in_a_case = factories.make_report("third report")
     intake.intake_open_case(report=in_a_case, acting_user=caseworker, pseudonym="Wren", category="deepfake")
     start = AuditEvent.objects.order_by("-id").values_list("id", flat=True).first()
 
@@ -145,7 +140,7 @@ def test_a_report_purge_deletes_only_the_reports_asked_for_that_have_no_case(cas
 
 
 def test_a_report_deleted_at_the_reporters_request_says_so(supervisor) -> None:
-    report = _report("please delete this")
+    report = factories.make_report("please delete this")
     start = AuditEvent.objects.order_by("-id").values_list("id", flat=True).first()
     assert reports_purge(report_ids=[report.pk], policy=DELETION_REQUEST, acting_user=supervisor) == 1
     assert DeletionTombstone.objects.get().reason == "request"
